@@ -1,0 +1,1 @@
+"""The Alpha Vantage client: symbols, HTTP calls, answer classification."""

@@ -1,0 +1,1 @@
+"""Click commands, one module per stage; ``stocks_elt.cli`` loads them lazily."""

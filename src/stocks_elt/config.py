@@ -1,0 +1,224 @@
+"""
+Settings: the only module that reads the environment.
+
+Every value has an embedded default, so an empty environment runs: the ``demo`` key
+(IBM only), a lake folder and an embedded Postgres under ``STOCKS_ELT_DATA_DIR``.
+Read once at the edge (``load_settings()`` in the CLI or inside a task) and pass the
+object down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from stocks_elt.alpha_vantage.symbols import parse_symbols
+from stocks_elt.errors import ConfigError, InvalidSymbol
+
+_ENV_PREFIX = "STOCKS_ELT_"
+
+#: A good value for each setting, quoted in the message when a value is refused.
+_EXAMPLES: dict[str, str] = {
+    "alpha_vantage_api_key": "ALPHA_VANTAGE_API_KEY=ABCDEF1234567890",
+    "alpha_vantage_base_url": "STOCKS_ELT_ALPHA_VANTAGE_BASE_URL=http://127.0.0.1:8765",
+    "alpha_vantage_is_premium": "STOCKS_ELT_ALPHA_VANTAGE_IS_PREMIUM=true",
+    "alpha_vantage_calls_per_second": "STOCKS_ELT_ALPHA_VANTAGE_CALLS_PER_SECOND=1",
+    "alpha_vantage_calls_per_minute": "STOCKS_ELT_ALPHA_VANTAGE_CALLS_PER_MINUTE=75",
+    "alpha_vantage_daily_quota": "STOCKS_ELT_ALPHA_VANTAGE_DAILY_QUOTA=25",
+    "alpha_vantage_timeout_seconds": "STOCKS_ELT_ALPHA_VANTAGE_TIMEOUT_SECONDS=30",
+    "alpha_vantage_max_retries": "STOCKS_ELT_ALPHA_VANTAGE_MAX_RETRIES=4",
+    "extract_concurrency": "STOCKS_ELT_EXTRACT_CONCURRENCY=4",
+    "batch_size": "STOCKS_ELT_BATCH_SIZE=20",
+    "tickers": "STOCKS_ELT_TICKERS=IBM,MSFT,BRK.B",
+    "data_dir": "STOCKS_ELT_DATA_DIR=./.stocks_elt",
+    "lake_url": "STOCKS_ELT_LAKE_URL=s3://stocks-lake/raw",
+    "s3_endpoint_url": "STOCKS_ELT_S3_ENDPOINT_URL=http://127.0.0.1:9000",
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID=minioadmin",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY=minioadmin",
+    "aws_default_region": "AWS_DEFAULT_REGION=us-east-1",
+    "warehouse_url": "STOCKS_ELT_WAREHOUSE_URL=postgresql://user:pass@host:5432/stocks",
+}
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Everything stocks_elt reads from the environment (prefix STOCKS_ELT_)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=_ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    alpha_vantage_api_key: SecretStr = Field(
+        default=SecretStr("demo"),
+        validation_alias=_env(
+            "STOCKS_ELT_ALPHA_VANTAGE_API_KEY",
+            "ALPHA_VANTAGE_API_KEY",
+            "ALPHA_ADVANTAGE_API_KEY",  # the proof of concept's spelling
+        ),
+    )
+    alpha_vantage_base_url: str = "https://www.alphavantage.co"
+    alpha_vantage_is_premium: bool = False
+    alpha_vantage_calls_per_second: float = Field(default=1.0, gt=0)
+    alpha_vantage_calls_per_minute: int = Field(default=0, ge=0)  # 0: no limit
+    alpha_vantage_daily_quota: int = Field(default=25, ge=0)  # 0: no limit
+    alpha_vantage_timeout_seconds: float = Field(default=30.0, gt=0)
+    alpha_vantage_max_retries: int = Field(default=4, ge=0, le=20)
+    extract_concurrency: int = Field(default=4, ge=1, le=64)
+    batch_size: int = Field(default=20, ge=1, le=1000)
+    tickers: Annotated[tuple[str, ...], NoDecode] = ("IBM",)
+    data_dir: Path = Path(".stocks_elt")
+    lake_url: str | None = None
+    s3_endpoint_url: str | None = None
+    aws_access_key_id: SecretStr | None = Field(
+        default=None, validation_alias=_env("AWS_ACCESS_KEY_ID")
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("AWS_SECRET_ACCESS_KEY")
+    )
+    aws_default_region: str = Field(
+        default="us-east-1", validation_alias=_env("AWS_DEFAULT_REGION")
+    )
+    warehouse_url: SecretStr | None = None
+
+    @field_validator("alpha_vantage_api_key", mode="before")
+    @classmethod
+    def _key_is_not_blank(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not text.strip():
+            raise ValueError("the API key is empty")
+        return value
+
+    @field_validator("tickers", mode="before")
+    @classmethod
+    def _split_tickers(cls, value: Any) -> tuple[str, ...]:
+        try:
+            symbols = parse_symbols(value)
+        except InvalidSymbol as exc:
+            raise ValueError(str(exc)) from None
+        if not symbols:
+            raise ValueError("no ticker given")
+        return symbols
+
+    @field_validator("alpha_vantage_base_url", "s3_endpoint_url")
+    @classmethod
+    def _is_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("lake_url")
+    @classmethod
+    def _is_lake_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "s3" and parts.netloc:
+            return value.rstrip("/")
+        if parts.scheme == "file" and (parts.path or parts.netloc):
+            return value
+        raise ValueError("neither file:///path nor s3://bucket/prefix")
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _is_postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("postgresql", "postgres") or not parts.netloc:
+            raise ValueError("not a postgresql:// URL")
+        return value
+
+    @property
+    def resolved_lake_url(self) -> str:
+        """The lake's URL: the configured one, or a folder under the data dir."""
+        if self.lake_url is not None:
+            return self.lake_url
+        return (self.data_dir.resolve() / "lake").as_uri()
+
+    @property
+    def is_demo_key(self) -> bool:
+        """Whether the key is Alpha Vantage's ``demo`` key (IBM only)."""
+        return self.alpha_vantage_api_key.get_secret_value() == "demo"
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***``, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment (and ``.env``), plus ``overrides``.
+
+    Raises:
+        ConfigError: a value is malformed; the message names the variable, says what
+            is wrong with the value and gives an example of a good one.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = str(error["loc"][0]) if error["loc"] else "?"
+        field = _field_of(loc)
+        variable = _variable_name(field, loc)
+        value = error.get("input")
+        if "key" in field or "secret" in field:
+            shown = "<hidden>"
+        elif isinstance(value, str) and "url" in field:
+            shown = repr(redact_url(value))
+        else:
+            shown = repr(value)
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        example = _EXAMPLES.get(field, "")
+        lines.append(
+            f"{variable}={shown}: {reason}"
+            + (f"; for example {example}" if example else "")
+        )
+    return "bad configuration: " + "; ".join(lines)
+
+
+def _field_of(loc: str) -> str:
+    """Return the field a validation error's location names (a field or an alias)."""
+    if loc in Settings.model_fields:
+        return loc
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices) and loc in alias.choices:
+            return name
+    return loc
+
+
+def _variable_name(field: str, loc: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        if loc in alias.choices:
+            return loc
+        return str(alias.choices[0])
+    return f"{_ENV_PREFIX}{field.upper()}"

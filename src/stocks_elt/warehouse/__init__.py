@@ -1,0 +1,1 @@
+"""The Postgres warehouse: connection (embedded or configured), migrations, loader."""

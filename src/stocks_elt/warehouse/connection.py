@@ -1,0 +1,106 @@
+"""
+Connections to the warehouse.
+
+``STOCKS_ELT_WAREHOUSE_URL`` names a Postgres server. When it is unset, an embedded
+Postgres (the ``pgserver`` package: real Postgres binaries shipped in a wheel) is
+started on demand under ``<data dir>/postgres`` and reused across runs and processes;
+it listens on a Unix socket inside that folder only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+
+from stocks_elt.config import Settings, redact_url
+from stocks_elt.errors import WarehouseError
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "stocks"
+
+
+def warehouse_url(settings: Settings) -> str:
+    """Return the warehouse's ``postgresql://`` URL, starting the embedded one if needed.
+
+    Raises:
+        WarehouseError: the embedded Postgres could not be started.
+    """
+    if settings.warehouse_url is not None:
+        return settings.warehouse_url.get_secret_value()
+    return _embedded_url(settings.data_dir.resolve() / "postgres")
+
+
+def _embedded_url(pgdata: Path) -> str:
+    try:
+        import pgserver
+
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        # cleanup_mode=None: the server outlives this process, so the next run (and
+        # a dbt subprocess, and a parallel worker) reuses it instead of restarting.
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        admin_url: str = server.get_uri()
+    except Exception as exc:  # pgserver raises bare exceptions of several kinds
+        raise WarehouseError(
+            f"could not start the embedded Postgres in {pgdata}: {exc}"
+        ) from exc
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute(
+            "select 1 from pg_database where datname = %s", (EMBEDDED_DATABASE,)
+        ).fetchone()
+        if exists is None:
+            conn.execute(
+                psycopg.sql.SQL("create database {}").format(
+                    psycopg.sql.Identifier(EMBEDDED_DATABASE)
+                )
+            )
+            logger.info("created embedded warehouse database=%s", EMBEDDED_DATABASE)
+    return server.get_uri(EMBEDDED_DATABASE)  # type: ignore[no-any-return]
+
+
+def connection_parameters(url: str) -> dict[str, str | int]:
+    """Split a ``postgresql://`` URL into libpq parameters (for dbt profiles).
+
+    A socket directory given as ``?host=/path`` (the embedded Postgres) becomes the
+    host.
+    """
+    parts = urlsplit(url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    return {
+        "host": query.get("host") or parts.hostname or "localhost",
+        "port": int(query.get("port") or parts.port or 5432),
+        "user": parts.username or query.get("user") or "postgres",
+        "password": parts.password or query.get("password") or "",
+        "dbname": parts.path.lstrip("/") or query.get("dbname") or "postgres",
+    }
+
+
+@contextmanager
+def connect(
+    settings_or_url: Settings | str, *, autocommit: bool = False
+) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """Open a connection to the warehouse; committed on success, rolled back on error.
+
+    Raises:
+        WarehouseError: the server cannot be reached; the message names the URL
+            without its password.
+    """
+    url = (
+        settings_or_url
+        if isinstance(settings_or_url, str)
+        else warehouse_url(settings_or_url)
+    )
+    try:
+        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+        raise WarehouseError(
+            f"cannot connect to the warehouse at {redact_url(url)}: {reason}"
+        ) from None
+    with conn:
+        yield conn

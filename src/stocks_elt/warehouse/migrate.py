@@ -1,0 +1,80 @@
+"""
+Apply the versioned SQL files in ``migrations/`` once each, in name order.
+
+Applied versions are recorded in ``public.stocks_elt_migrations``. A transaction-level
+advisory lock serialises concurrent callers (two Airflow tasks starting at once), and
+each file runs in the same transaction as its record, so a file is applied wholly or
+not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+import psycopg
+
+from stocks_elt.errors import WarehouseError
+
+logger = logging.getLogger(__name__)
+
+_LOCK_ID = 0x5170C45  # any constant shared by every caller
+_MIGRATIONS_PACKAGE = "stocks_elt.warehouse.migrations"
+
+
+def available_migrations() -> list[tuple[str, str]]:
+    """Return ``(version, sql)`` for every migration file, in apply order."""
+    files = resources.files(_MIGRATIONS_PACKAGE)
+    found = [
+        (entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
+        for entry in files.iterdir()
+        if entry.name.endswith(".sql")
+    ]
+    return sorted(found)
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
+    """Bring the warehouse schema up to date.
+
+    Args:
+        conn: a connection not in autocommit mode; committed here.
+
+    Returns:
+        The versions applied by this call (empty when already up to date).
+
+    Raises:
+        WarehouseError: a migration failed; nothing of it was applied.
+    """
+    applied_now: list[str] = []
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+        conn.execute(
+            """
+            create table if not exists public.stocks_elt_migrations (
+                version text primary key,
+                applied_at timestamptz not null default now()
+            )
+            """
+        )
+        done = {
+            row[0]
+            for row in conn.execute(
+                "select version from public.stocks_elt_migrations"
+            ).fetchall()
+        }
+        for version, sql in available_migrations():
+            if version in done:
+                continue
+            try:
+                conn.execute(sql.encode())
+            except psycopg.Error as exc:
+                raise WarehouseError(
+                    f"migration {version} failed: {str(exc).strip()}"
+                ) from exc
+            conn.execute(
+                "insert into public.stocks_elt_migrations (version) values (%s)",
+                (version,),
+            )
+            logger.info("applied migration version=%s", version)
+            applied_now.append(version)
+    return applied_now

@@ -1,0 +1,1 @@
+"""Versioned SQL migrations, applied once each, in file-name order."""
