@@ -26,7 +26,7 @@ EMBEDDED_DATABASE = "stocks"
 
 
 def warehouse_url(settings: Settings) -> str:
-    """Return the warehouse's ``postgresql://`` URL, starting the embedded one if needed.
+    """Return the warehouse URL, starting the embedded Postgres when none is set.
 
     Raises:
         WarehouseError: the embedded Postgres could not be started.
@@ -43,7 +43,7 @@ def _embedded_url(pgdata: Path) -> str:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         # cleanup_mode=None: the server outlives this process, so the next run (and
         # a dbt subprocess, and a parallel worker) reuses it instead of restarting.
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
         admin_url: str = server.get_uri()
     except Exception as exc:  # pgserver raises bare exceptions of several kinds
         raise WarehouseError(
@@ -60,7 +60,8 @@ def _embedded_url(pgdata: Path) -> str:
                 )
             )
             logger.info("created embedded warehouse database=%s", EMBEDDED_DATABASE)
-    return server.get_uri(EMBEDDED_DATABASE)  # type: ignore[no-any-return]
+    embedded: str = server.get_uri(EMBEDDED_DATABASE)
+    return embedded
 
 
 def connection_parameters(url: str) -> dict[str, str | int]:
