@@ -1,0 +1,1 @@
+"""Stage implementations; reach them through stocks_elt.pipeline."""
