@@ -11,4 +11,5 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 pytest_plugins = [
     "tests.fixtures.warehouse",
     "tests.fixtures.s3",
+    "tests.fixtures.lake",
 ]

@@ -13,11 +13,17 @@ request parameters without the key (JSON), fetched_at, http_status, bytes, sha25
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from stocks_elt.errors import LakeError
+
 RAW_PREFIX = "raw/alpha_vantage/"
+MAX_KEY_LENGTH = 1024
+_KEY_SEGMENT = re.compile(r"[A-Za-z0-9_=.\-]+")
+_METADATA_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,49 @@ def parse_object_key(key: str) -> dict[str, str]:
         else:
             parts["name"] = segment
     return parts
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` when every backend can store it safely; raise otherwise.
+
+    A key is ``/``-separated segments of ASCII letters, digits, ``_ = . -``; no
+    segment is empty, ``.`` or ``..`` or starts with ``.`` (names the stores keep
+    for themselves), so a key can never climb out of the lake's folder or prefix.
+
+    Raises:
+        LakeError: the key breaks the rule; the message quotes it.
+    """
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+        raise LakeError(f"lake key {key!r} is empty or too long")
+    for segment in key.split("/"):
+        if not _KEY_SEGMENT.fullmatch(segment) or segment.startswith("."):
+            raise LakeError(
+                f"lake key {key!r} has a bad segment {segment!r}: a segment is "
+                "letters, digits, '_', '=', '.', '-' and does not start with '.'"
+            )
+    return key
+
+
+def check_metadata(metadata: Mapping[str, str]) -> Mapping[str, str]:
+    """Return ``metadata`` when every backend can store it; raise otherwise.
+
+    Names are lower-case ``[a-z][a-z0-9_]*`` (S3 lower-cases metadata names);
+    values are printable ASCII (S3 sends them as HTTP headers), at most 2 KiB in
+    all.
+
+    Raises:
+        LakeError: a name or value breaks the rule; the message names it.
+    """
+    total = 0
+    for name, value in metadata.items():
+        if not isinstance(name, str) or not _METADATA_NAME.fullmatch(name):
+            raise LakeError(f"lake metadata name {name!r} is not [a-z][a-z0-9_]*")
+        if not isinstance(value, str) or not (value.isascii() and value.isprintable()):
+            raise LakeError(f"lake metadata {name} is not printable ASCII text")
+        total += len(name) + len(value)
+    if total > 2048:
+        raise LakeError(f"lake metadata is {total} characters; at most 2048 fit")
+    return metadata
 
 
 class Lake(abc.ABC):
