@@ -41,6 +41,8 @@ _EXAMPLES: dict[str, str] = {
     "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY=minioadmin",
     "aws_default_region": "AWS_DEFAULT_REGION=us-east-1",
     "warehouse_url": "STOCKS_ELT_WAREHOUSE_URL=postgresql://user:pass@host:5432/stocks",
+    "airflow_user": "STOCKS_ELT_AIRFLOW_USER=admin",
+    "airflow_password": "STOCKS_ELT_AIRFLOW_PASSWORD=a-long-random-password",
 }
 
 
@@ -91,6 +93,9 @@ class Settings(BaseSettings):
         default="us-east-1", validation_alias=_env("AWS_DEFAULT_REGION")
     )
     warehouse_url: SecretStr | None = None
+    # The login of the local Airflow (`stocks-elt airflow`); None: generated once.
+    airflow_user: str = Field(default="admin", pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    airflow_password: SecretStr | None = None
 
     @field_validator("alpha_vantage_api_key", mode="before")
     @classmethod
