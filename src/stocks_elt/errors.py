@@ -4,6 +4,7 @@ Errors stocks_elt raises on purpose.
 * StocksEltError
   + ConfigError                a setting is missing or malformed (exit code 2)
   + InvalidSymbol              (also a ValueError) refused before any I/O (exit code 2)
+  + UnknownSymbol              the warehouse has no trace of the symbol (exit code 2)
   + ExtractError
     - RateLimited              the API answered with a burst or per-minute note; retry
     - DailyQuotaExhausted      the day's calls are spent; remaining symbols deferred
@@ -37,6 +38,12 @@ class ConfigError(StocksEltError):
 
 class InvalidSymbol(StocksEltError, ValueError):  # noqa: N818 - the domain's word
     """A ticker symbol that breaks the naming rule; refused before any I/O."""
+
+    exit_code = 2
+
+
+class UnknownSymbol(StocksEltError):  # noqa: N818 - the domain's word
+    """A well-formed symbol the warehouse has never seen (report, status)."""
 
     exit_code = 2
 
