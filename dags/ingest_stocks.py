@@ -1,0 +1,141 @@
+"""
+## ingest_stocks
+
+Extracts daily prices, splits and dividends from Alpha Vantage for a universe of
+tickers and lands every raw answer in the lake.
+
+* **Schedule:** weekdays at 18:30 New York time, after the US close.
+* **Param `tickers`:** a list of symbols, or null for the configured universe
+  (`STOCKS_ELT_TICKERS`).
+* **Mapping:** the tickers are split into batches (`STOCKS_ELT_BATCH_SIZE`) and
+  one `extract_batch` task runs per batch, never per ticker; the batches are merged
+  further when they would exceed `[core] max_map_length`.
+* **Pool `alpha_vantage`:** bounds how many batches call the API at once; size it
+  to the key's quota.
+* **Deferred symbols** (the day's quota ran out) are logged and returned by
+  `announce_new_objects`; the next run extracts them first.
+* **Emits** `s3://stocks-lake/raw/alpha_vantage` with `extra.objects`, the new lake
+  keys, which `load_stocks_from_minio` loads.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+
+from common import ALPHA_VANTAGE_POOL, DEFAULT_ARGS, LAKE_RAW
+
+logger = logging.getLogger(__name__)
+
+
+@dag(
+    dag_id="ingest_stocks",
+    schedule=CronTriggerTimetable("30 18 * * 1-5", timezone="America/New_York"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="America/New_York"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params={
+        "tickers": Param(
+            None,
+            type=["null", "array"],
+            items={"type": "string"},
+            minItems=1,
+            description="Symbols to extract; null means the configured universe.",
+        )
+    },
+    tags=["stocks", "extract"],
+    doc_md=__doc__,
+)
+def ingest_stocks() -> None:
+    @task
+    def plan_batches(*, params: dict[str, Any] | None = None) -> list[list[str]]:
+        """Validate the tickers and split them into batches that fit the map."""
+        from airflow.sdk import conf
+
+        from common import fit_batches, task_settings
+        from stocks_elt import pipeline
+
+        tickers = (params or {}).get("tickers")
+        batches = pipeline.plan_batches(tickers, task_settings())
+        limit = conf.getint("core", "max_map_length")
+        fitted = fit_batches(batches, limit)
+        logger.info(
+            "planned symbols=%d batches=%d max_map_length=%d",
+            sum(len(batch) for batch in fitted),
+            len(fitted),
+            limit,
+        )
+        return fitted
+
+    @task(pool=ALPHA_VANTAGE_POOL)
+    def extract_batch(
+        symbols: list[str], *, run_id: str | None = None
+    ) -> dict[str, Any]:
+        """Fetch one batch into the lake; return its new keys and deferred symbols."""
+        from common import task_settings
+        from stocks_elt import pipeline
+
+        result = pipeline.extract_batch(symbols, task_settings(), run_id)
+        outcomes: dict[str, int] = {}
+        for item in result.outcomes:
+            outcomes[item.outcome] = outcomes.get(item.outcome, 0) + 1
+            if item.outcome not in ("fetched", "deferred"):
+                logger.warning(
+                    "symbol=%s outcome=%s reason=%s",
+                    item.symbol,
+                    item.outcome,
+                    item.reason,
+                )
+        deferred = sorted(o.symbol for o in result.outcomes if o.outcome == "deferred")
+        if deferred:
+            logger.warning(
+                "deferred symbols=%s reason=daily quota; the next run takes them first",
+                ",".join(deferred),
+            )
+        return {
+            "objects": sorted(result.object_keys),
+            "deferred": deferred,
+            "outcomes": outcomes,
+        }
+
+    @task(outlets=[LAKE_RAW])
+    def announce_new_objects(
+        results: Any, *, outlet_events: Any = None, run_id: str | None = None
+    ) -> dict[str, Any]:
+        """Emit the lake Asset with the new keys; skip when there are none."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from common import summarize_extracts
+
+        summary = summarize_extracts(results)
+        objects, deferred = summary["objects"], summary["deferred"]
+        logger.info(
+            "extracted batches=%d objects=%d deferred=%d outcomes=%s",
+            summary["batches"],
+            len(objects),
+            len(deferred),
+            summary["outcomes"],
+        )
+        if deferred:
+            logger.warning("deferred symbols=%s", ",".join(deferred))
+        if not objects:
+            raise AirflowSkipException("no new lake objects; nothing to load")
+        outlet_events[LAKE_RAW].extra = {
+            "objects": objects,
+            "deferred": deferred,
+            "source_run_id": run_id,
+        }
+        return {
+            "objects": len(objects),
+            "deferred": deferred,
+            "outcomes": summary["outcomes"],
+        }
+
+    announce_new_objects(extract_batch.expand(symbols=plan_batches()))
+
+
+ingest_stocks()
