@@ -1,0 +1,416 @@
+"""
+The quota ledger: per-second, per-minute and per-day limits shared by every process
+that uses one API key.
+
+Alpha Vantage counts calls per key (and IP), not per process, so two extract
+processes, or two Airflow workers, must share one count. The count lives in the
+warehouse, table ``audit.api_calls``: before each HTTP call, ``reserve`` takes a
+transaction-level advisory lock for the key, counts the key's calls in the last
+second, the last minute and the current API day, and inserts a row when every limit
+has room. Under the lock the check and the insert are one step, so no two callers
+can take the last slot. When a window is full, the caller waits (outside the lock)
+until its oldest call leaves the window; when the day is spent, ``reserve`` raises
+``DailyQuotaExhausted``.
+
+* The key itself is never stored: ``key_hash`` is a salted sha256 prefix.
+* The API day runs midnight to midnight America/New_York (when the daily quota
+  resets); times come from the database clock, shared by every caller.
+* A "day's quota spent" notice from the API (the key may be used elsewhere too) is
+  recorded as the call's outcome and closes the day for every caller.
+* A row is a reservation: a call that never completed still counts, so a crash
+  never lets a later caller exceed the limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from stocks_elt.errors import DailyQuotaExhausted, WarehouseError
+
+if TYPE_CHECKING:
+    from stocks_elt.config import Settings
+
+logger = logging.getLogger(__name__)
+
+API_TIMEZONE = ZoneInfo("America/New_York")
+#: Outcome recorded for a call the API answered with its day's-quota notice.
+DAILY_CAP_OUTCOME = "daily_cap"
+_KEY_HASH_SALT = b"stocks-elt/alpha-vantage-key/v1\x00"
+_KEY_HASH_LENGTH = 16
+#: Extra spacing past each window, so calls reserved just far enough apart still
+#: arrive far enough apart when the network delays the first more than the second.
+_MAX_MARGIN_SECONDS = 0.25
+
+
+def key_hash(api_key: str) -> str:
+    """Return the ledger's name for ``api_key``: a salted sha256 prefix (16 hex).
+
+    The same key gives the same hash in every process; the key cannot be read back.
+    """
+    return hashlib.sha256(_KEY_HASH_SALT + api_key.encode()).hexdigest()[
+        :_KEY_HASH_LENGTH
+    ]
+
+
+def api_day(at: datetime) -> date:
+    """Return the API day (America/New_York date) ``at`` falls in (aware datetime)."""
+    return at.astimezone(API_TIMEZONE).date()
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    """At most ``calls`` calls in any ``seconds``-long window."""
+
+    calls: int
+    seconds: float
+
+    @property
+    def margin(self) -> float:
+        """Seconds of spacing added past the window (10 % of it, at most 0.25 s)."""
+        return min(_MAX_MARGIN_SECONDS, self.seconds / 10)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits one key is held to.
+
+    Attributes:
+        calls_per_second: the burst limit; below 1 means one call per
+            ``1 / calls_per_second`` seconds (0.5: one call every 2 s).
+        calls_per_minute: 0 for none.
+        daily_quota: calls per API day; 0 for none.
+    """
+
+    calls_per_second: float = 1.0
+    calls_per_minute: int = 0
+    daily_quota: int = 25
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """Return the limits configured in ``settings``."""
+        return cls(
+            calls_per_second=settings.alpha_vantage_calls_per_second,
+            calls_per_minute=settings.alpha_vantage_calls_per_minute,
+            daily_quota=settings.alpha_vantage_daily_quota,
+        )
+
+    def windows(self) -> tuple[RateWindow, ...]:
+        """Return the sliding windows these limits define, shortest first."""
+        if self.calls_per_second >= 1:
+            found = [RateWindow(math.floor(self.calls_per_second), 1.0)]
+        else:
+            found = [RateWindow(1, 1.0 / self.calls_per_second)]
+        if self.calls_per_minute > 0:
+            found.append(RateWindow(self.calls_per_minute, 60.0))
+        return tuple(found)
+
+
+class CallLedger(Protocol):
+    """What the client asks before and tells after each HTTP call."""
+
+    def reserve(self, function: str, symbol: str | None) -> int | None:
+        """Wait until a call is allowed, then count it; return a reservation id.
+
+        Raises:
+            DailyQuotaExhausted: the API day's quota is spent.
+        """
+
+    def record(self, reservation: int | None, outcome: str) -> None:
+        """Record how the reserved call ended (its classification)."""
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    """One key's calls on one API day.
+
+    Attributes:
+        api_day: the America/New_York date.
+        key_hash: the ledger's name for the key.
+        calls_used: calls made (reserved) that day.
+        daily_quota: the configured quota; 0 for none.
+        remaining: calls left, or None when there is no quota.
+        is_capped: the API itself answered that the day's quota is spent.
+        per_function: calls per Alpha Vantage function.
+        per_outcome: calls per outcome (``data``, ``burst``, ``daily_cap``, ...).
+    """
+
+    api_day: date
+    key_hash: str
+    calls_used: int
+    daily_quota: int
+    remaining: int | None
+    is_capped: bool
+    per_function: Mapping[str, int] = field(default_factory=dict)
+    per_outcome: Mapping[str, int] = field(default_factory=dict)
+
+
+class WarehouseQuota:
+    """The ledger in ``audit.api_calls``: limits shared across processes.
+
+    One connection per instance, used by one thread at a time (the instance is safe
+    to share between threads). Close it, or use it as a context manager.
+    """
+
+    def __init__(
+        self,
+        warehouse: str,
+        api_key: str,
+        limits: Limits,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Prepare a ledger; the connection opens on first use.
+
+        Args:
+            warehouse: the warehouse URL.
+            api_key: the key whose calls are counted (only its hash is stored).
+            limits: the limits to hold the key to.
+            sleep: how to wait for a window to open (tests pass a fake).
+        """
+        self.key_hash = key_hash(api_key)
+        self.limits = limits
+        self._windows = limits.windows()
+        self._url = warehouse
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._stack = ExitStack()
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseQuota:
+        """Return the ledger for the configured key, warehouse and limits.
+
+        Raises:
+            WarehouseError: the embedded Postgres could not be started.
+        """
+        from stocks_elt.warehouse.connection import warehouse_url
+
+        return cls(
+            warehouse_url(settings),
+            settings.alpha_vantage_api_key.get_secret_value(),
+            Limits.from_settings(settings),
+        )
+
+    def __enter__(self) -> WarehouseQuota:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (a later call opens a new one)."""
+        with self._lock:
+            self._stack.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        if self._conn is None or self._conn.closed:
+            from stocks_elt.warehouse.connection import connect
+
+            self._stack = ExitStack()
+            self._conn = self._stack.enter_context(connect(self._url, autocommit=True))
+        return self._conn
+
+    def reserve(self, function: str, symbol: str | None) -> int:
+        """Wait until every limit has room, then count one call of ``function``.
+
+        Returns:
+            The reservation's id (``api_call_id``), for ``record``.
+
+        Raises:
+            DailyQuotaExhausted: the API day's quota is spent (by this ledger's
+                count, or because the API said so earlier today).
+            WarehouseError: the warehouse cannot be reached.
+        """
+        while True:
+            with self._lock:
+                try:
+                    reservation, wait = self._try_reserve(function, symbol)
+                except psycopg.Error as exc:
+                    self._stack.close()
+                    self._conn = None
+                    raise WarehouseError(f"quota ledger: {exc}".strip()) from exc
+            if reservation is not None:
+                return reservation
+            logger.debug(
+                "waiting for the rate limit function=%s symbol=%s seconds=%.3f",
+                function,
+                symbol,
+                wait,
+            )
+            self._sleep(wait)
+
+    def _try_reserve(
+        self, function: str, symbol: str | None
+    ) -> tuple[int | None, float]:
+        conn = self._connection()
+        with conn.transaction():
+            conn.execute(
+                "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"stocks_elt.api_calls:{self.key_hash}",),
+            )
+            now, today = _one(
+                conn,
+                "select clock_timestamp(),"
+                " (clock_timestamp() at time zone 'America/New_York')::date",
+            )
+            assert isinstance(now, datetime)
+            assert isinstance(today, date)
+            self._check_day(conn, today)
+            wait = self._wait_for_windows(conn, now)
+            if wait > 0:
+                return None, wait
+            (reservation,) = _one(
+                conn,
+                "insert into audit.api_calls (key_hash, api_day, function, symbol)"
+                " values (%s, %s, %s, %s) returning api_call_id",
+                (self.key_hash, today, function, symbol),
+            )
+        assert isinstance(reservation, int)
+        return reservation, 0.0
+
+    def _check_day(
+        self, conn: psycopg.Connection[tuple[object, ...]], today: date
+    ) -> None:
+        used, capped = _one(
+            conn,
+            "select count(*), coalesce(bool_or(outcome = %s), false)"
+            " from audit.api_calls where key_hash = %s and api_day = %s",
+            (DAILY_CAP_OUTCOME, self.key_hash, today),
+        )
+        assert isinstance(used, int)
+        quota = self.limits.daily_quota
+        if capped:
+            raise DailyQuotaExhausted(
+                f"the API said the day's quota is spent for this key on {today} "
+                f"(after {used} calls); it resets at midnight America/New_York"
+            )
+        if quota and used >= quota:
+            raise DailyQuotaExhausted(
+                f"the day's quota of {quota} calls is spent for this key on {today}; "
+                "it resets at midnight America/New_York"
+            )
+
+    def _wait_for_windows(
+        self, conn: psycopg.Connection[tuple[object, ...]], now: datetime
+    ) -> float:
+        longest = max(window.seconds + window.margin for window in self._windows)
+        recent = [
+            row[0]
+            for row in conn.execute(
+                "select called_at from audit.api_calls"
+                " where key_hash = %s and called_at > %s - make_interval(secs => %s)"
+                " order by called_at desc",
+                (self.key_hash, now, longest),
+            ).fetchall()
+        ]
+        wait = 0.0
+        for window in self._windows:
+            span = window.seconds + window.margin
+            # Newest first: the call that must leave the window before one more
+            # fits is the calls-th newest.
+            if len(recent) >= window.calls:
+                blocking = recent[window.calls - 1]
+                assert isinstance(blocking, datetime)
+                wait = max(wait, span - (now - blocking).total_seconds())
+        return wait
+
+    def record(self, reservation: int | None, outcome: str) -> None:
+        """Record how the call reserved as ``reservation`` ended.
+
+        Raises:
+            WarehouseError: the warehouse cannot be reached.
+        """
+        if reservation is None:
+            return
+        with self._lock:
+            try:
+                self._connection().execute(
+                    "update audit.api_calls set outcome = %s where api_call_id = %s",
+                    (outcome, reservation),
+                )
+            except psycopg.Error as exc:
+                self._stack.close()
+                self._conn = None
+                raise WarehouseError(f"quota ledger: {exc}".strip()) from exc
+
+    def usage(self, day: date | None = None) -> QuotaUsage:
+        """Return this key's usage on ``day`` (default: the current API day).
+
+        Raises:
+            WarehouseError: the warehouse cannot be reached.
+        """
+        with self._lock:
+            try:
+                return read_usage(
+                    self._connection(), self.key_hash, self.limits.daily_quota, day
+                )
+            except psycopg.Error as exc:
+                raise WarehouseError(f"quota ledger: {exc}".strip()) from exc
+
+
+def read_usage(
+    conn: psycopg.Connection[tuple[object, ...]],
+    hashed_key: str,
+    daily_quota: int,
+    day: date | None = None,
+) -> QuotaUsage:
+    """Return one key's calls on one API day from ``audit.api_calls``.
+
+    Args:
+        conn: a warehouse connection.
+        hashed_key: ``key_hash(api_key)``.
+        daily_quota: the configured quota (0 for none), to compute what remains.
+        day: the API day; None for the current one (database clock).
+    """
+    if day is None:
+        (today,) = _one(
+            conn, "select (clock_timestamp() at time zone 'America/New_York')::date"
+        )
+        assert isinstance(today, date)
+        day = today
+    rows = conn.execute(
+        "select function, coalesce(outcome, 'pending'), count(*)"
+        " from audit.api_calls where key_hash = %s and api_day = %s"
+        " group by 1, 2 order by 1, 2",
+        (hashed_key, day),
+    ).fetchall()
+    per_function: dict[str, int] = {}
+    per_outcome: dict[str, int] = {}
+    for function, outcome, count in rows:
+        assert isinstance(count, int)
+        per_function[str(function)] = per_function.get(str(function), 0) + count
+        per_outcome[str(outcome)] = per_outcome.get(str(outcome), 0) + count
+    used = sum(per_function.values())
+    return QuotaUsage(
+        api_day=day,
+        key_hash=hashed_key,
+        calls_used=used,
+        daily_quota=daily_quota,
+        remaining=max(0, daily_quota - used) if daily_quota else None,
+        is_capped=per_outcome.get(DAILY_CAP_OUTCOME, 0) > 0,
+        per_function=per_function,
+        per_outcome=per_outcome,
+    )
+
+
+def _one(
+    conn: psycopg.Connection[tuple[object, ...]],
+    query: str,
+    params: tuple[object, ...] | None = None,
+) -> tuple[object, ...]:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row
