@@ -11,5 +11,6 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 pytest_plugins = [
     "tests.fixtures.warehouse",
     "tests.fixtures.s3",
+    "tests.fixtures.emulator",
     "tests.fixtures.lake",
 ]
