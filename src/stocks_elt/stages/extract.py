@@ -1,0 +1,706 @@
+"""
+The extract stage: symbols -> Alpha Vantage answers -> new objects in the raw lake.
+
+Per symbol, in order, concurrently across symbols (``extract_concurrency`` threads,
+paced by the shared quota ledger):
+
+1. **Fetch strategy.** The stored history is ``max(trade_date)`` in
+   ``raw.daily_prices``. When it is one of the 100 sessions ending at the last NYSE
+   session on or before ``as_of``, ``outputsize=compact`` (100 rows) overlaps it and
+   is enough. Otherwise the whole history is needed: ``full`` when the key allows
+   it (``alpha_vantage_is_premium``), else ``compact`` and the outcome carries
+   ``has_history_gap``.
+2. **Functions.** Premium keys: TIME_SERIES_DAILY_ADJUSTED (it carries dividends
+   and split coefficients), one call. Free keys: TIME_SERIES_DAILY + SPLITS +
+   DIVIDENDS. Premium notices fall back (``full`` -> ``compact`` with a gap;
+   DAILY_ADJUSTED -> the free trio), and the fallback is remembered for the rest
+   of the run. SPLITS and DIVIDENDS are skipped when the daily series came back
+   unchanged and both are already in the lake (no new session, so no new event):
+   a same-day re-run costs one call per symbol.
+3. **Storage.** A data answer is stored under ``object_key()`` with its metadata,
+   unless its sha256 equals the newest stored object of that function and symbol
+   (then nothing is written). Notices and errors are never stored.
+
+Then, with what the quota leaves: OVERVIEW for each symbol whose sector
+``raw.symbols`` does not know yet and that has no OVERVIEW object in the lake; and
+LISTING_STATUS (one call for the whole universe) when the lake holds none from
+the last 7 days.
+
+Outcomes: ``fetched`` (something new stored), ``unchanged``, ``not_found``,
+``failed`` (with the reason; the other symbols go on) and ``deferred``: the API
+day's quota is spent, so the symbol was not (fully) fetched; it is fetched first
+by the next run. Outcomes are recorded in ``audit.extract_outcomes``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import hashlib
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from stocks_elt.alpha_vantage.client import AlphaVantageClient, ApiAnswer, OutputSize
+from stocks_elt.alpha_vantage.quota import WarehouseQuota
+from stocks_elt.alpha_vantage.symbols import parse_symbols
+from stocks_elt.config import Settings
+from stocks_elt.errors import (
+    ApiNotice,
+    DailyQuotaExhausted,
+    ExtractError,
+    LakeError,
+    SymbolNotFound,
+    WarehouseError,
+)
+from stocks_elt.lake import open_lake
+from stocks_elt.lake.base import RAW_PREFIX, Lake, object_key, parse_object_key
+from stocks_elt.warehouse.connection import connect
+from stocks_elt.warehouse.migrate import migrate
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["fetched", "unchanged", "not_found", "deferred", "failed"]
+OUTCOMES: tuple[Outcome, ...] = (
+    "fetched",
+    "unchanged",
+    "not_found",
+    "deferred",
+    "failed",
+)
+#: Outcomes after which a run counts as a success.
+SUCCESS_OUTCOMES = frozenset({"fetched", "unchanged", "deferred"})
+#: Rows in a compact answer.
+COMPACT_SESSIONS = 100
+#: A LISTING_STATUS object younger than this is fresh enough.
+LISTING_MAX_AGE = timedelta(days=7)
+DEMO_SYMBOL = "IBM"
+NEW_YORK = ZoneInfo("America/New_York")
+_RUN_NAMESPACE = uuid.UUID("5f0c2b8e-4d1a-4c55-9a37-1b3c0e6f2a90")
+
+
+@dataclass(frozen=True)
+class SymbolOutcome:
+    """What the extract did for one symbol.
+
+    Attributes:
+        symbol: the symbol.
+        outcome: ``fetched``, ``unchanged``, ``not_found``, ``deferred`` or
+            ``failed``.
+        reason: why (for anything but a plain fetch), or the history-gap warning.
+        object_keys: the new lake objects written for it, in fetch order.
+        has_history_gap: the stored history and this fetch do not join up (the key
+            could not fetch the full history).
+    """
+
+    symbol: str
+    outcome: Outcome
+    reason: str | None = None
+    object_keys: tuple[str, ...] = ()
+    has_history_gap: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON types only."""
+        return {
+            "symbol": self.symbol,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "object_keys": list(self.object_keys),
+            "has_history_gap": self.has_history_gap,
+        }
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """What one extract run did.
+
+    Attributes:
+        run_id: the run's id (as given, or a new UUID).
+        object_keys: every new lake object, in fetch order.
+        outcomes: one per symbol, in the order the symbols were processed.
+        calls_made: HTTP calls sent to the API (retries included).
+    """
+
+    run_id: str
+    object_keys: tuple[str, ...]
+    outcomes: tuple[SymbolOutcome, ...]
+    calls_made: int
+
+    @property
+    def is_success(self) -> bool:
+        """Whether every symbol was fetched, unchanged or deferred."""
+        return all(item.outcome in SUCCESS_OUTCOMES for item in self.outcomes)
+
+    def count(self, outcome: Outcome) -> int:
+        """Return how many symbols ended with ``outcome``."""
+        return sum(1 for item in self.outcomes if item.outcome == outcome)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON types only (for an Airflow XCom)."""
+        return {
+            "run_id": self.run_id,
+            "object_keys": list(self.object_keys),
+            "outcomes": [item.as_dict() for item in self.outcomes],
+            "calls_made": self.calls_made,
+        }
+
+
+# -- planning --------------------------------------------------------------------
+
+
+def plan_batches(settings: Settings, tickers: Sequence[str] | None) -> list[list[str]]:
+    """Split the universe into batches of ``settings.batch_size`` symbols.
+
+    Symbols an earlier run deferred (its latest outcome is ``deferred``) come
+    first, even when they are not in ``tickers``: a deferral is a promise to fetch.
+
+    Args:
+        settings: the configuration.
+        tickers: symbols to extract; None means ``settings.tickers``.
+
+    Returns:
+        Batches of validated, distinct symbols.
+
+    Raises:
+        InvalidSymbol: a ticker breaks the symbol rule (nothing is contacted).
+        WarehouseError: the warehouse cannot be reached.
+    """
+    symbols = parse_symbols(tickers) if tickers is not None else settings.tickers
+    with connect(settings) as conn:
+        migrate(conn)
+        deferred = deferred_symbols(conn)
+    ordered = list(dict.fromkeys([*deferred, *symbols]))
+    size = settings.batch_size
+    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
+
+
+def deferred_symbols(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
+    """Return the symbols whose latest extract outcome is ``deferred``, oldest first."""
+    rows = conn.execute(
+        """
+        select symbol from (
+            select distinct on (symbol) symbol, outcome, recorded_at
+            from audit.extract_outcomes
+            order by symbol, recorded_at desc, extract_outcome_id desc
+        ) as latest
+        where outcome = 'deferred'
+        order by recorded_at, symbol
+        """
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def choose_output_size(
+    last_stored: date | None, last_session: date, *, is_premium: bool
+) -> tuple[OutputSize, bool]:
+    """Pick ``compact`` or ``full`` for a symbol, and say whether a gap remains.
+
+    Compact (the latest 100 sessions) is enough when the stored history's newest
+    session is one of the 100 sessions ending at ``last_session``, so the answer
+    overlaps it.
+
+    Args:
+        last_stored: the newest stored trade date of the symbol, or None.
+        last_session: the last NYSE session on or before the run's date.
+        is_premium: whether the key may ask for ``full``.
+
+    Returns:
+        The output size, and True when the history will have a gap (compact was
+        not enough and the key cannot ask for full).
+    """
+    if last_stored is not None:
+        missing = sessions_after(last_stored, last_session)
+        if missing < COMPACT_SESSIONS:
+            return "compact", False
+    if is_premium:
+        return "full", False
+    return "compact", True
+
+
+def last_session_on_or_before(day: date) -> date:
+    """Return the last NYSE session on or before ``day``."""
+    sessions = _nyse_sessions(day)
+    index = bisect.bisect_right(sessions, day) - 1
+    if index < 0:
+        raise ValueError(f"no NYSE session on or before {day}")
+    return sessions[index]
+
+
+def sessions_after(day: date, through: date) -> int:
+    """Return how many NYSE sessions fall after ``day`` up to ``through`` inclusive."""
+    if through <= day:
+        return 0
+    sessions = _nyse_sessions(through)
+    return bisect.bisect_right(sessions, through) - bisect.bisect_right(sessions, day)
+
+
+def _nyse_sessions(through: date) -> tuple[date, ...]:
+    # The calendar covers a year ahead of today; later dates get weekdays.
+    sessions = _calendar_sessions()
+    if through <= sessions[-1]:
+        return sessions
+    extra = []
+    day = sessions[-1]
+    while day < through:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            extra.append(day)
+    return sessions + tuple(extra)
+
+
+@functools.cache
+def _calendar_sessions() -> tuple[date, ...]:
+    import exchange_calendars  # slow to import: only when a stage needs it
+
+    calendar = exchange_calendars.get_calendar("XNYS", start="1999-01-01")
+    return tuple(stamp.date() for stamp in calendar.sessions)
+
+
+# -- the run ---------------------------------------------------------------------
+
+
+def extract(
+    settings: Settings,
+    symbols: Sequence[str],
+    *,
+    run_id: str | None = None,
+    as_of: date | None = None,
+    progress: Callable[[str, str], None] | None = None,
+) -> ExtractResult:
+    """Fetch ``symbols`` from Alpha Vantage and land every new answer in the lake.
+
+    See the module docstring for the fetch strategy, the outcomes and the
+    OVERVIEW/LISTING_STATUS policy.
+
+    Args:
+        settings: the configuration (key, limits, lake, warehouse).
+        symbols: the symbols; validated here. Those an earlier run deferred are
+            fetched first.
+        run_id: the run's id; a UUID, or any text (stored as a UUID derived from
+            it); None makes a new one.
+        as_of: the run's date (default: today in New York).
+        progress: called with ``(symbol, outcome)`` as each symbol finishes.
+
+    Returns:
+        The new lake keys and one outcome per symbol.
+
+    Raises:
+        InvalidSymbol: a symbol breaks the rule (nothing is contacted).
+        WarehouseError: the warehouse (or the quota ledger in it) cannot be
+            reached.
+    """
+    wanted = parse_symbols(symbols)
+    run_id = run_id or str(uuid.uuid4())
+    as_of = as_of or datetime.now(NEW_YORK).date()
+    lake = open_lake(settings)
+    with connect(settings) as conn:
+        migrate(conn)
+        state = _read_state(conn, wanted)
+    ordered = [s for s in state.deferred if s in wanted]
+    ordered += [s for s in wanted if s not in ordered]
+    last_session = last_session_on_or_before(as_of)
+    logger.info(
+        "extract started run_id=%s symbols=%d as_of=%s last_session=%s",
+        run_id,
+        len(ordered),
+        as_of,
+        last_session,
+    )
+    with (
+        WarehouseQuota.from_settings(settings) as ledger,
+        AlphaVantageClient.from_settings(settings, ledger=ledger) as client,
+    ):
+        run = _Run(settings, client, lake, state, last_session)
+        outcomes = run.fetch_prices(ordered, progress)
+        outcomes = run.fetch_overviews(outcomes)
+        run.fetch_listing(as_of)
+        calls = client.calls_made
+    result = ExtractResult(
+        run_id=run_id,
+        object_keys=tuple(run.object_keys),
+        outcomes=tuple(outcomes),
+        calls_made=calls,
+    )
+    with connect(settings) as conn:
+        _record_outcomes(conn, run_id, result.outcomes)
+    logger.info(
+        "extract finished run_id=%s objects=%d calls=%d %s",
+        run_id,
+        len(result.object_keys),
+        calls,
+        " ".join(f"{name}={result.count(name)}" for name in OUTCOMES),
+    )
+    return result
+
+
+@dataclass(frozen=True)
+class _WarehouseState:
+    deferred: list[str]
+    last_stored: dict[str, date]
+    with_sector: frozenset[str]
+
+
+def _read_state(
+    conn: psycopg.Connection[tuple[object, ...]], symbols: Sequence[str]
+) -> _WarehouseState:
+    last_stored: dict[str, date] = {}
+    for symbol, newest in conn.execute(
+        "select symbol, max(trade_date) from raw.daily_prices"
+        " where symbol = any(%s) group by symbol",
+        (list(symbols),),
+    ).fetchall():
+        assert isinstance(newest, date)
+        last_stored[str(symbol)] = newest
+    with_sector = frozenset(
+        str(row[0])
+        for row in conn.execute(
+            "select symbol from raw.symbols where symbol = any(%s)"
+            " and sector is not null",
+            (list(symbols),),
+        ).fetchall()
+    )
+    return _WarehouseState(deferred_symbols(conn), last_stored, with_sector)
+
+
+def _record_outcomes(
+    conn: psycopg.Connection[tuple[object, ...]],
+    run_id: str,
+    outcomes: Sequence[SymbolOutcome],
+) -> None:
+    run_uuid = _as_uuid(run_id)
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "insert into audit.extract_outcomes"
+            " (run_id, symbol, outcome, reason, object_keys, has_history_gap)"
+            " values (%s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    run_uuid,
+                    item.symbol,
+                    item.outcome,
+                    item.reason,
+                    list(item.object_keys),
+                    item.has_history_gap,
+                )
+                for item in outcomes
+            ],
+        )
+
+
+def _as_uuid(run_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(run_id)
+    except ValueError:
+        return uuid.uuid5(_RUN_NAMESPACE, run_id)
+
+
+@dataclass
+class _Capabilities:
+    """What the key turned out to allow; premium notices switch these off."""
+
+    can_full: bool
+    can_adjusted: bool
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refuse(self, kind: str) -> None:
+        with self.lock:
+            if kind == "premium_outputsize":
+                self.can_full = False
+            elif kind == "premium_endpoint":
+                self.can_adjusted = False
+
+
+@dataclass
+class _Progress:
+    """One symbol's work so far."""
+
+    symbol: str
+    keys: list[str] = field(default_factory=list)
+    changed: bool = False
+    has_gap: bool = False
+    gap_reason: str | None = None
+
+    def outcome(self, outcome: Outcome, reason: str | None = None) -> SymbolOutcome:
+        return SymbolOutcome(
+            symbol=self.symbol,
+            outcome=outcome,
+            reason=reason or self.gap_reason,
+            object_keys=tuple(self.keys),
+            has_history_gap=self.has_gap,
+        )
+
+
+class _Run:
+    """The state of one extract run, shared by its worker threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: AlphaVantageClient,
+        lake: Lake,
+        state: _WarehouseState,
+        last_session: date,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.lake = lake
+        self.state = state
+        self.last_session = last_session
+        self.capabilities = _Capabilities(
+            can_full=settings.alpha_vantage_is_premium,
+            can_adjusted=settings.alpha_vantage_is_premium,
+        )
+        self.object_keys: list[str] = []
+        self._keys_lock = threading.Lock()
+        self.quota_spent = threading.Event()
+        self.quota_reason = ""
+
+    # -- phase 1: prices and corporate actions -----------------------------------
+
+    def fetch_prices(
+        self,
+        symbols: Sequence[str],
+        progress: Callable[[str, str], None] | None,
+    ) -> list[SymbolOutcome]:
+        if not symbols:
+            return []
+        workers = min(self.settings.extract_concurrency, len(symbols))
+        found: dict[str, SymbolOutcome] = {}
+        with ThreadPoolExecutor(workers, thread_name_prefix="extract") as pool:
+            futures = {pool.submit(self._fetch_symbol, s): s for s in symbols}
+            for future in as_completed(futures):
+                outcome = future.result()
+                found[outcome.symbol] = outcome
+                logger.info(
+                    "extracted symbol=%s outcome=%s objects=%d gap=%s reason=%s",
+                    outcome.symbol,
+                    outcome.outcome,
+                    len(outcome.object_keys),
+                    outcome.has_history_gap,
+                    outcome.reason,
+                )
+                if progress is not None:
+                    progress(outcome.symbol, outcome.outcome)
+        return [found[symbol] for symbol in symbols]
+
+    def _fetch_symbol(self, symbol: str) -> SymbolOutcome:
+        work = _Progress(symbol)
+        if self.quota_spent.is_set():
+            return work.outcome("deferred", self.quota_reason)
+        if self.settings.is_demo_key and symbol != DEMO_SYMBOL:
+            return work.outcome(
+                "failed",
+                f"the demo key serves only {DEMO_SYMBOL}; set ALPHA_VANTAGE_API_KEY "
+                "to your own key (free at https://www.alphavantage.co/support/#api-key)",
+            )
+        refusal = self.client.key_refusal
+        if refusal is not None:
+            return work.outcome("failed", f"the API refused the key: {refusal}")
+        try:
+            self._fetch_series(work)
+        except DailyQuotaExhausted as exc:
+            self.quota_reason = str(exc)
+            self.quota_spent.set()
+            return work.outcome("deferred", str(exc))
+        except SymbolNotFound as exc:
+            return work.outcome("not_found", str(exc))
+        except (ExtractError, LakeError) as exc:
+            return work.outcome("failed", str(exc))
+        except WarehouseError:
+            raise  # the ledger is gone: every symbol would fail the same way
+        except Exception as exc:  # one symbol's bug or surprise never stops the rest
+            logger.exception("extract failed unexpectedly symbol=%s", symbol)
+            message = self.client.redact(f"{type(exc).__name__}: {exc}")
+            return work.outcome("failed", f"unexpected error: {message}")
+        return work.outcome("fetched" if work.changed else "unchanged")
+
+    def _fetch_series(self, work: _Progress) -> None:
+        symbol = work.symbol
+        last_stored = self.state.last_stored.get(symbol)
+        size, gap = choose_output_size(
+            last_stored, self.last_session, is_premium=self.capabilities.can_full
+        )
+        self._note_gap(work, last_stored, gap)
+        if self.capabilities.can_adjusted:
+            try:
+                self._store(
+                    work, self._with_compact_fallback(work, size, adjusted=True)
+                )
+                return
+            except ApiNotice as exc:
+                if exc.kind != "premium_endpoint":
+                    raise
+                self.capabilities.refuse(exc.kind)
+                logger.warning(
+                    "falling back to TIME_SERIES_DAILY + SPLITS + DIVIDENDS "
+                    "symbol=%s reason=premium endpoint",
+                    symbol,
+                )
+        daily_changed = self._store(
+            work, self._with_compact_fallback(work, size, adjusted=False)
+        )
+        if (
+            not daily_changed
+            and self._has_object("SPLITS", symbol)
+            and (self._has_object("DIVIDENDS", symbol))
+        ):
+            logger.debug("corporate actions skipped symbol=%s reason=unchanged", symbol)
+            return
+        self._store(work, self.client.splits(symbol))
+        self._store(work, self.client.dividends(symbol))
+
+    def _with_compact_fallback(
+        self, work: _Progress, size: OutputSize, *, adjusted: bool
+    ) -> ApiAnswer:
+        fetch = self.client.daily_adjusted if adjusted else self.client.daily
+        if size == "full":
+            if self.capabilities.can_full:
+                try:
+                    return fetch(work.symbol, outputsize="full")
+                except ApiNotice as exc:
+                    if exc.kind != "premium_outputsize":
+                        raise
+                    self.capabilities.refuse(exc.kind)
+                    logger.warning(
+                        "falling back to outputsize=compact symbol=%s "
+                        "reason=full is premium",
+                        work.symbol,
+                    )
+            self._note_gap(work, self.state.last_stored.get(work.symbol), True)
+        return fetch(work.symbol, outputsize="compact")
+
+    def _note_gap(self, work: _Progress, last_stored: date | None, gap: bool) -> None:
+        if not gap:
+            return
+        work.has_gap = True
+        stored = f"ends {last_stored}" if last_stored else "is empty"
+        work.gap_reason = (
+            f"history gap: the stored history {stored} and compact covers only the "
+            f"latest {COMPACT_SESSIONS} sessions; a premium key "
+            "(STOCKS_ELT_ALPHA_VANTAGE_IS_PREMIUM=true) can fetch the full history"
+        )
+        logger.warning(
+            "history gap symbol=%s stored_until=%s", work.symbol, last_stored
+        )
+
+    # -- storage -------------------------------------------------------------------
+
+    def _store(self, work: _Progress | None, answer: ApiAnswer) -> bool:
+        """Store ``answer`` unless it equals the newest stored object; True if new."""
+        newest = self._newest_object(answer.function, answer.symbol)
+        if newest is not None and self._sha256_of(newest) == answer.sha256:
+            logger.info(
+                "unchanged function=%s symbol=%s sha256=%s",
+                answer.function,
+                answer.symbol,
+                answer.sha256[:12],
+            )
+            return False
+        key = object_key(
+            answer.function, answer.symbol, answer.fetched_at, answer.sha256, answer.ext
+        )
+        if not self.lake.put(key, answer.body, answer.metadata()):
+            return False
+        with self._keys_lock:
+            self.object_keys.append(key)
+        if work is not None:
+            work.keys.append(key)
+            work.changed = True
+        logger.info(
+            "stored function=%s symbol=%s bytes=%d object=%s",
+            answer.function,
+            answer.symbol,
+            len(answer.body),
+            key,
+        )
+        return True
+
+    def _prefix(self, function: str, symbol: str | None) -> str:
+        return f"{RAW_PREFIX}function={function}/symbol={symbol or '_ALL'}/"
+
+    def _newest_object(self, function: str, symbol: str | None) -> str | None:
+        newest: str | None = None
+        for item in self.lake.list(self._prefix(function, symbol)):
+            newest = item.key
+        return newest
+
+    def _has_object(self, function: str, symbol: str) -> bool:
+        return (
+            next(iter(self.lake.list(self._prefix(function, symbol))), None) is not None
+        )
+
+    def _sha256_of(self, key: str) -> str:
+        found = self.lake.head(key)
+        if found is not None and found.metadata.get("sha256"):
+            return found.metadata["sha256"]
+        return hashlib.sha256(self.lake.get(key)).hexdigest()
+
+    # -- phase 2 and 3: reference data with what the quota leaves ------------------
+
+    def fetch_overviews(self, outcomes: list[SymbolOutcome]) -> list[SymbolOutcome]:
+        needing = [
+            item
+            for item in outcomes
+            if item.outcome in ("fetched", "unchanged")
+            and item.symbol not in self.state.with_sector
+            and not self._has_object("OVERVIEW", item.symbol)
+        ]
+        if not needing or self.quota_spent.is_set() or self.client.key_refusal:
+            return outcomes
+        workers = min(self.settings.extract_concurrency, len(needing))
+        added: dict[str, str] = {}
+        with ThreadPoolExecutor(workers, thread_name_prefix="overview") as pool:
+            for symbol, key in pool.map(
+                self._fetch_overview, [i.symbol for i in needing]
+            ):
+                if key is not None:
+                    added[symbol] = key
+        return [
+            SymbolOutcome(
+                symbol=item.symbol,
+                outcome="fetched",
+                reason=item.reason,
+                object_keys=(*item.object_keys, added[item.symbol]),
+                has_history_gap=item.has_history_gap,
+            )
+            if item.symbol in added
+            else item
+            for item in outcomes
+        ]
+
+    def _fetch_overview(self, symbol: str) -> tuple[str, str | None]:
+        if self.quota_spent.is_set():
+            return symbol, None
+        work = _Progress(symbol)
+        try:
+            self._store(work, self.client.overview(symbol))
+        except DailyQuotaExhausted as exc:
+            self.quota_reason = str(exc)
+            self.quota_spent.set()
+        except (ExtractError, LakeError) as exc:
+            logger.warning("overview skipped symbol=%s reason=%s", symbol, exc)
+        return symbol, work.keys[0] if work.keys else None
+
+    def fetch_listing(self, as_of: date) -> None:
+        if self.quota_spent.is_set() or self.client.key_refusal:
+            return
+        newest = self._newest_object("LISTING_STATUS", None)
+        if newest is not None:
+            fetched_on = date.fromisoformat(parse_object_key(newest)["ingest_date"])
+            if datetime.now(UTC).date() - fetched_on < LISTING_MAX_AGE:
+                return
+        try:
+            self._store(None, self.client.listing_status())
+        except DailyQuotaExhausted as exc:
+            self.quota_spent.set()
+            logger.info("listing skipped reason=%s", exc)
+        except (ExtractError, LakeError) as exc:
+            logger.warning("listing skipped reason=%s", exc)
