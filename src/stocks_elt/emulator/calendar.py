@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import warnings
 from datetime import date
 
 #: The first day the calendar covers (no session before it exists).
@@ -32,12 +33,17 @@ def nyse_sessions() -> tuple[date, ...]:
     if _sessions is None:
         with _lock:
             if _sessions is None:
-                import exchange_calendars
+                with warnings.catch_warnings():
+                    # pandas deprecation notices from inside exchange_calendars
+                    warnings.simplefilter("ignore")
+                    import exchange_calendars
 
-                calendar = exchange_calendars.get_calendar(
-                    "XNYS", start=CALENDAR_START.isoformat(), end=HORIZON.isoformat()
-                )
-                _sessions = tuple(stamp.date() for stamp in calendar.sessions)
+                    calendar = exchange_calendars.get_calendar(
+                        "XNYS",
+                        start=CALENDAR_START.isoformat(),
+                        end=HORIZON.isoformat(),
+                    )
+                    _sessions = tuple(stamp.date() for stamp in calendar.sessions)
     return _sessions
 
 

@@ -44,6 +44,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from stocks_elt.emulator.calendar import (
     nyse_sessions,
@@ -54,6 +55,7 @@ from stocks_elt.emulator.universe import PROFILES, ListedSymbol
 
 TICKS_PER_UNIT = 10_000  # prices are kept as integers of 0.0001
 _TWO_PI = 2.0 * math.pi
+_TWO, _THREE, _ONE_TENTH = Decimal(2), Decimal(3), Decimal("0.1")
 _SESSIONS_PER_YEAR = 252.0
 #: ex-dates from this day on have record date = ex-date (US T+1 settlement).
 _T_PLUS_ONE = date(2024, 5, 28)
@@ -61,9 +63,11 @@ _T_PLUS_ONE = date(2024, 5, 28)
 _FIRST_YEAR_WITH_DIVIDEND_DATES = 2005
 
 
-@dataclass(frozen=True)
-class Bar:
-    """One as-traded daily bar; prices have exactly 4 decimal places."""
+class Bar(NamedTuple):
+    """One as-traded daily bar; prices have exactly 4 decimal places.
+
+    A named tuple rather than a dataclass: 500 symbols x 25 years build millions.
+    """
 
     trade_date: date
     open: Decimal
@@ -257,20 +261,6 @@ def _dividend_event(session_index: int, amount: Decimal) -> DividendEvent:
     return DividendEvent(ex_date, amount, declaration, record, payment)
 
 
-class _Normals:
-    """Standard normal draws from ``Random.random()`` by the Box-Muller transform."""
-
-    __slots__ = ("_random",)
-
-    def __init__(self, rng: random.Random) -> None:
-        self._random = rng.random
-
-    def pair(self) -> tuple[float, float]:
-        radius = math.sqrt(-2.0 * math.log(1.0 - self._random()))
-        angle = _TWO_PI * self._random()
-        return radius * math.cos(angle), radius * math.sin(angle)
-
-
 def _round_price(price: float) -> int:
     """Return ``price`` in ticks: whole cents from $1 up, 0.0001 below."""
     if price >= 1.0:
@@ -329,7 +319,6 @@ def _generate_path(listed: ListedSymbol, seed: int) -> _Path:
 
     rng = random.Random(symbol_seed(listed.symbol, seed))
     uniform = rng.random
-    normals = _Normals(rng)
     # Per-symbol parameters: a fixed number of draws, whatever is used.
     draws = [uniform() for _ in range(16)]
     profile = listed.profile or PROFILES[int(draws[0] * len(PROFILES))]
@@ -372,7 +361,7 @@ def _generate_path(listed: ListedSymbol, seed: int) -> _Path:
 
     sigma = annual_vol / math.sqrt(_SESSIONS_PER_YEAR)
     drift = trend / _SESSIONS_PER_YEAR
-    kappa = 0.004
+    kappa = 0.004  # pull towards the trend line: a half-life of about 170 sessions
     log_start = math.log(start_price)
     years_per_session = 1.0 / _SESSIONS_PER_YEAR
 
@@ -386,29 +375,40 @@ def _generate_path(listed: ListedSymbol, seed: int) -> _Path:
 
     previous = _round_price(start_price)
     log_ratio = 0.0  # log of the cumulative split ratio
-    volume_scale = 1.0
+    volume_scale = base_volume
     last_split = -10_000
     dividend_ticks = 0  # the current quarterly amount, in ticks
     dividend_year = 0
-    exp = math.exp
-    log = math.log
+    exp, log, sqrt, cos, sin = math.exp, math.log, math.sqrt, math.cos, math.sin
+    is_growth = explicit_splits is None and profile == "growth"
+    is_decline = explicit_splits is None and profile == "decline"
+    odd_at = odd_offset if explicit_splits is None and has_odd_split else -1
+    gap_scale = 0.35 * sigma
+    range_scale = 0.6 * sigma
+    base_change = drift + kappa * log_start
+    kappa_trend = kappa * trend * years_per_session
 
     for offset in range(count):
-        z_close, z_gap = normals.pair()
-        z_range, z_volume = normals.pair()
+        # Box-Muller: two pairs of standard normals, then one uniform.
+        radius = sqrt(-2.0 * log(1.0 - uniform()))
+        angle = _TWO_PI * uniform()
+        z_close, z_gap = radius * cos(angle), radius * sin(angle)
+        radius = sqrt(-2.0 * log(1.0 - uniform()))
+        angle = _TWO_PI * uniform()
+        z_range, z_volume = radius * cos(angle), radius * sin(angle)
         u_split = uniform()
         reference = previous / TICKS_PER_UNIT
 
         ratio: Decimal | None = None
         if explicit_splits is not None:
             ratio = explicit_splits.get(offset)
-        elif profile == "growth":
+        elif is_growth:
             if reference > split_threshold and offset - last_split >= 250:
-                ratio = Decimal(2) if u_split < 0.7 else Decimal(3)
-        elif profile == "decline":
+                ratio = _TWO if u_split < 0.7 else _THREE
+        elif is_decline:
             if reference < 1.5 and offset - last_split >= 250:
-                ratio = Decimal("0.1")
-        elif has_odd_split and offset == odd_offset:
+                ratio = _ONE_TENTH
+        elif offset == odd_at:
             ratio = odd_ratio
         if ratio is not None:
             splits.append((offset, ratio))
@@ -436,10 +436,8 @@ def _generate_path(listed: ListedSymbol, seed: int) -> _Path:
                     or dividend_ticks <= 0
                     or dividend_ticks > 0.05 * previous
                 ):
-                    dividend_ticks = _round_price(reference * quarterly_yield)
-                    if reference * quarterly_yield < 1.0:
-                        dividend_ticks = int(reference * quarterly_yield * 100 + 0.5)
-                        dividend_ticks *= 100
+                    # whole cents, recomputed once a year from the yield
+                    dividend_ticks = int(reference * quarterly_yield * 100 + 0.5) * 100
                     dividend_year = year
                 if dividend_ticks > 0:
                     amount = Decimal(dividend_ticks).scaleb(-4).normalize()
@@ -447,25 +445,49 @@ def _generate_path(listed: ListedSymbol, seed: int) -> _Path:
             dividends.append((offset, amount))
             reference -= float(amount)
 
-        years = offset * years_per_session
-        target = log_start + trend * years - log_ratio
-        change = drift + sigma * z_close + kappa * (target - log(reference))
+        # mean reversion towards log_start + trend * years - log_ratio
+        change = (
+            base_change
+            + kappa_trend * offset
+            - kappa * (log_ratio + log(reference))
+            + sigma * z_close
+        )
         close_price = reference * exp(change)
-        open_price = reference * exp(0.35 * sigma * z_gap)
-        spread = abs(z_range) * 0.6 * sigma
-        high_price = max(open_price, close_price) * exp(spread * u_split)
-        low_price = min(open_price, close_price) * exp(-spread * (1.0 - u_split))
+        open_price = reference * (1.0 + gap_scale * z_gap)
+        spread = range_scale * (z_range if z_range > 0 else -z_range)
+        if open_price > close_price:
+            high_price = open_price * (1.0 + spread * u_split)
+            low_price = close_price * (1.0 - spread * (1.0 - u_split))
+        else:
+            high_price = close_price * (1.0 + spread * u_split)
+            low_price = open_price * (1.0 - spread * (1.0 - u_split))
 
-        open_ticks = _round_price(open_price)
-        close_ticks = _round_price(close_price)
+        # whole cents from $1 up, 0.0001 below (and never zero)
+        if close_price >= 1.0:
+            close_ticks = int(close_price * 100.0 + 0.5) * 100
+        else:
+            close_ticks = int(close_price * TICKS_PER_UNIT + 0.5) or 1
+        if open_price >= 1.0:
+            open_ticks = int(open_price * 100.0 + 0.5) * 100
+        else:
+            open_ticks = int(open_price * TICKS_PER_UNIT + 0.5) or 1
+        if high_price >= 1.0:
+            high_ticks = int(high_price * 100.0 + 0.5) * 100
+        else:
+            high_ticks = int(high_price * TICKS_PER_UNIT + 0.5)
+        if low_price >= 1.0:
+            low_ticks = int(low_price * 100.0 + 0.5) * 100
+        else:
+            low_ticks = int(low_price * TICKS_PER_UNIT + 0.5) or 1
         opens[offset] = open_ticks
         closes[offset] = close_ticks
-        highs[offset] = max(_round_price(high_price), open_ticks, close_ticks)
-        lows[offset] = min(_round_price(low_price), open_ticks, close_ticks)
+        top = open_ticks if open_ticks > close_ticks else close_ticks
+        bottom = close_ticks if open_ticks > close_ticks else open_ticks
+        highs[offset] = high_ticks if high_ticks > top else top
+        lows[offset] = low_ticks if low_ticks < bottom else bottom
         volumes[offset] = int(
-            base_volume
-            * volume_scale
-            * exp(0.35 * z_volume + 8.0 * abs(change) - 0.06125)
+            volume_scale
+            * exp(0.35 * z_volume + 8.0 * (change if change > 0 else -change) - 0.06)
         )
         previous = close_ticks
 

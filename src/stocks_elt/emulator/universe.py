@@ -138,8 +138,20 @@ _DEFAULT_UNIVERSE: tuple[ListedSymbol, ...] = (
     _symbol("BRK.B", "Berkshire Hathaway Inc - Class B", profile="flat"),
     _symbol("V", "Visa Inc - Class A", ipo="2008-03-19", profile="growth"),
     _symbol("MA", "Mastercard Inc - Class A", ipo="2006-05-25", profile="growth"),
-    _symbol("SPY", "SPDR S&P 500 ETF Trust", "NYSE ARCA", asset_type="ETF"),
-    _symbol("QQQ", "Invesco QQQ Trust Series 1", "NASDAQ", asset_type="ETF"),
+    _symbol(
+        "SPY",
+        "SPDR S&P 500 ETF Trust",
+        "NYSE ARCA",
+        asset_type="ETF",
+        profile="income",
+    ),
+    _symbol(
+        "QQQ",
+        "Invesco QQQ Trust Series 1",
+        "NASDAQ",
+        asset_type="ETF",
+        profile="growth",
+    ),
     _symbol("TSCDY", "Tesco PLC - ADR", "NASDAQ", ipo="2009-06-01"),
     # Delisted: their histories stop on the delisting date.
     _symbol(
