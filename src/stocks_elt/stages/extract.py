@@ -40,6 +40,7 @@ import hashlib
 import logging
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -187,12 +188,13 @@ def deferred_symbols(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
     rows = conn.execute(
         """
         select symbol from (
-            select distinct on (symbol) symbol, outcome, recorded_at
+            select distinct on (symbol)
+                symbol, outcome, recorded_at, extract_outcome_id
             from audit.extract_outcomes
             order by symbol, recorded_at desc, extract_outcome_id desc
         ) as latest
         where outcome = 'deferred'
-        order by recorded_at, symbol
+        order by recorded_at, extract_outcome_id
         """
     ).fetchall()
     return [str(row[0]) for row in rows]
@@ -260,7 +262,10 @@ def _nyse_sessions(through: date) -> tuple[date, ...]:
 def _calendar_sessions() -> tuple[date, ...]:
     import exchange_calendars  # slow to import: only when a stage needs it
 
-    calendar = exchange_calendars.get_calendar("XNYS", start="1999-01-01")
+    with warnings.catch_warnings():
+        # pandas deprecation notes raised inside exchange_calendars, not ours
+        warnings.simplefilter("ignore", category=Warning)
+        calendar = exchange_calendars.get_calendar("XNYS", start="1999-01-01")
     return tuple(stamp.date() for stamp in calendar.sessions)
 
 
