@@ -1,0 +1,210 @@
+{#
+    Incremental plans: which symbols an incremental run (re)builds, and from
+    where. Each plan is one small query run while the model compiles, so the
+    model's SQL carries literal symbols and dates that Postgres pushes down to
+    the (symbol, date) indexes.
+
+    Change detection uses `source_changed_at`: every mart row keeps the latest
+    raw change (loaded_at, or updated_at for a corrected row) its values may
+    depend on, so max(source_changed_at) of a mart is the point up to which
+    it has seen raw data.
+#}
+
+
+{#
+    fct_daily_bars: compare raw with the stored bars.
+
+    Returns {"rebuild": [symbol, ...], "append": [[symbol, from_date], ...]}.
+    A symbol is appended when its only changes are sessions after its last
+    stored one and no split or dividend falls among them, so every stored row
+    stays right and the new sessions' adjustment factor is 1. Anything else
+    (a new or corrected split or dividend, a corrected or back-filled
+    session, a split or dividend that a new session makes effective, a new
+    symbol) rebuilds the symbol's whole history.
+#}
+{% macro plan_daily_bar_batches() %}
+    {%- set query -%}
+        with
+
+        watermark as (
+            select
+                coalesce(max(source_changed_at), '-infinity'::timestamptz)
+                    as changed_after
+            from {{ this }}
+        ),
+
+        changed_prices as (
+            select
+                prices.symbol,
+                min(prices.trade_date) as first_changed_date,
+                max(prices.trade_date) as last_changed_date
+            from {{ ref('stg_alpha_vantage__daily_prices') }} as prices
+            cross join watermark
+            where prices.changed_at > watermark.changed_after
+            group by prices.symbol
+        ),
+
+        changed_actions as (
+            select splits.symbol
+            from {{ ref('stg_alpha_vantage__splits') }} as splits
+            cross join watermark
+            where splits.changed_at > watermark.changed_after
+            union
+            select dividends.symbol
+            from {{ ref('stg_alpha_vantage__dividends') }} as dividends
+            cross join watermark
+            where dividends.changed_at > watermark.changed_after
+        ),
+
+        changed_symbols as (
+            select symbol from changed_prices
+            union
+            select symbol from changed_actions
+        ),
+
+        stored as (
+            select
+                changed_symbols.symbol,
+                last_stored.trade_date as last_stored_date
+            from changed_symbols
+            left join lateral (
+                select bars.trade_date
+                from {{ this }} as bars
+                where bars.symbol = changed_symbols.symbol
+                order by bars.trade_date desc
+                limit 1
+            ) as last_stored on true
+        ),
+
+        planned as (
+            select
+                stored.symbol,
+                case
+                    when stored.last_stored_date is null
+                        or changed_actions.symbol is not null
+                        or changed_prices.first_changed_date
+                        <= stored.last_stored_date
+                        or exists (
+                            select 1
+                            from {{ ref('stg_alpha_vantage__splits') }} as s
+                            where s.symbol = stored.symbol
+                                and s.effective_date > stored.last_stored_date
+                                and s.effective_date
+                                <= changed_prices.last_changed_date
+                        )
+                        or exists (
+                            select 1
+                            from {{ ref('stg_alpha_vantage__dividends') }} as d
+                            where d.symbol = stored.symbol
+                                and d.ex_dividend_date > stored.last_stored_date
+                                and d.ex_dividend_date
+                                <= changed_prices.last_changed_date
+                        )
+                        then 'rebuild'
+                    else 'append'
+                end as build_mode,
+                changed_prices.first_changed_date::text as from_date
+            from stored
+            left join changed_prices on changed_prices.symbol = stored.symbol
+            left join changed_actions on changed_actions.symbol = stored.symbol
+        )
+
+        select symbol, build_mode, from_date from planned order by symbol
+    {%- endset -%}
+    {%- set plan = {"rebuild": [], "append": []} -%}
+    {%- for row in run_query(query).rows -%}
+        {%- if row["build_mode"] == "rebuild" -%}
+            {%- do plan["rebuild"].append(row["symbol"]) -%}
+        {%- else -%}
+            {%- do plan["append"].append([row["symbol"], row["from_date"]]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do log(
+        "plan " ~ this.identifier ~ " rebuild=" ~ plan["rebuild"] | length
+        ~ " append=" ~ plan["append"] | length
+    ) -%}
+    {{ return(plan) }}
+{% endmacro %}
+
+
+{#
+    Marts built from fct_daily_bars: the bars rows newer than this mart's
+    watermark, per symbol, reduced by `start_expression` (for example
+    "min(session_number)"). Returns [[symbol, start as text], ...].
+#}
+{% macro plan_changed_symbol_starts(upstream, start_expression) %}
+    {%- set query -%}
+        with
+
+        watermark as (
+            select
+                coalesce(max(source_changed_at), '-infinity'::timestamptz)
+                    as changed_after
+            from {{ this }}
+        )
+
+        select
+            upstream.symbol,
+            ({{ start_expression }})::text as start_value
+        from {{ upstream }} as upstream
+        cross join watermark
+        where upstream.source_changed_at > watermark.changed_after
+        group by upstream.symbol
+        order by upstream.symbol
+    {%- endset -%}
+    {%- set starts = [] -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do starts.append([row["symbol"], row["start_value"]]) -%}
+    {%- endfor -%}
+    {%- do log("plan " ~ this.identifier ~ " symbols=" ~ starts | length) -%}
+    {{ return(starts) }}
+{% endmacro %}
+
+
+{#
+    A relation of literal rows: values_relation([["IBM", "2024-01-02"]],
+    [["symbol", "text"], ["from_date", "date"]]). No rows gives an empty
+    relation with the same columns.
+#}
+{% macro values_relation(rows, columns) -%}
+    {%- if rows | length == 0 -%}
+        select
+        {%- for name, type in columns %}
+            cast(null as {{ type }}) as {{ name }}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+        where false
+    {%- else -%}
+        select * from (
+            values
+            {%- for row in rows %}
+            (
+                {%- for value in row -%}
+                cast('{{ value | string | replace("'", "''") }}' as {{ columns[loop.index0][1] }})
+                {%- if not loop.last %}, {% endif -%}
+                {%- endfor -%}
+            )
+            {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as literal_rows (
+            {%- for name, type in columns -%}
+            {{ name }}{% if not loop.last %}, {% endif %}
+            {%- endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{# `column in ('A', 'B')`, or `false` for no values. #}
+{% macro in_literals(column, values) -%}
+    {%- if values | length == 0 -%}
+        false
+    {%- else -%}
+        {{ column }} in (
+            {%- for value in values -%}
+            '{{ value | string | replace("'", "''") }}'
+            {%- if not loop.last %}, {% endif -%}
+            {%- endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
