@@ -1,0 +1,169 @@
+"""
+The load stage: lake objects into the warehouse's raw tables.
+
+``load`` migrates the warehouse, decides which objects to load (the given keys
+plus any earlier ones the ledger has not seen, or everything not yet loaded), and
+hands them to ``stocks_elt.warehouse.loader``. With ``rebuild=True`` it rebuilds
+every raw table from the lake alone instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from stocks_elt.config import Settings
+from stocks_elt.errors import LoadError
+from stocks_elt.lake import open_lake
+from stocks_elt.warehouse import loader
+from stocks_elt.warehouse.audit import as_run_uuid
+from stocks_elt.warehouse.connection import connect, warehouse_url
+from stocks_elt.warehouse.migrate import migrate
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load did; small enough for an XCom.
+
+    Attributes:
+        run_id: the run the ledger and quarantine rows carry (a UUID).
+        objects_loaded: objects merged in this call.
+        objects_skipped: objects the ledger already had.
+        objects_refused: objects that were not data (recorded, never loaded).
+        rows_parsed: rows the loaded objects held (valid or not).
+        rows_inserted: rows with a key the tables did not have.
+        rows_updated: rows whose values changed (old values in raw.revisions).
+        rows_unchanged: rows equal to the stored ones, left alone.
+        rows_quarantined: rows that failed validation (in raw.quarantine).
+        duration_seconds: wall time of the call.
+        symbols: the symbols of the objects loaded, sorted.
+    """
+
+    run_id: str
+    objects_loaded: int
+    objects_skipped: int
+    objects_refused: int
+    rows_parsed: int
+    rows_inserted: int
+    rows_updated: int
+    rows_unchanged: int
+    rows_quarantined: int
+    duration_seconds: float
+    symbols: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON types only."""
+        data = asdict(self)
+        data["symbols"] = list(self.symbols)
+        data["duration_seconds"] = round(self.duration_seconds, 3)
+        return data
+
+
+def load(
+    settings: Settings,
+    object_keys: Sequence[str] | None = None,
+    *,
+    run_id: str | None = None,
+    rebuild: bool = False,
+    progress: loader.Progress | None = None,
+) -> LoadResult:
+    """Load lake objects into the raw tables, each wholly or not at all.
+
+    Args:
+        settings: where the lake and the warehouse are.
+        object_keys: lake keys to load, plus every earlier object the ledger has
+            not seen; None loads every object not yet loaded.
+        run_id: the pipeline run (any text; a new UUID when None).
+        rebuild: empty the raw tables and the ledger and reload every lake object,
+            in one transaction (``object_keys`` must then be None).
+        progress: called after each object with (done, total).
+
+    Returns:
+        The counts.
+
+    Raises:
+        LoadError: a given key is malformed or not in the lake, or keys were
+            given with ``rebuild``.
+        LakeError: the lake cannot be listed or read.
+        WarehouseError: the warehouse cannot be reached or migrated.
+    """
+    started = time.perf_counter()
+    run_uuid = as_run_uuid(run_id)
+    if rebuild and object_keys is not None:
+        raise LoadError("a rebuild reloads every lake object; give no object keys")
+    lake = open_lake(settings)
+    url = warehouse_url(settings)
+    with connect(url, autocommit=True) as conn:
+        migrate(conn)
+        if rebuild:
+            already: list[loader.ObjectRef] = []
+        else:
+            to_load, already = loader.plan_objects(conn, lake, object_keys)
+    if rebuild:
+        outcomes = loader.rebuild_from_lake(
+            url, lake, run_id=run_uuid, progress=progress
+        )
+    else:
+        logger.info(
+            "load planned run_id=%s objects=%d already_loaded=%d",
+            run_uuid,
+            len(to_load),
+            len(already),
+        )
+        outcomes = loader.load_objects(
+            url, lake, to_load, run_id=run_uuid, progress=progress
+        )
+    result = summarize(
+        outcomes, run_id=str(run_uuid), skipped=len(already), started=started
+    )
+    logger.info(
+        "load finished run_id=%s loaded=%d skipped=%d refused=%d inserted=%d "
+        "updated=%d unchanged=%d quarantined=%d seconds=%.1f",
+        result.run_id,
+        result.objects_loaded,
+        result.objects_skipped,
+        result.objects_refused,
+        result.rows_inserted,
+        result.rows_updated,
+        result.rows_unchanged,
+        result.rows_quarantined,
+        result.duration_seconds,
+    )
+    return result
+
+
+def summarize(
+    outcomes: Sequence[loader.ObjectOutcome],
+    *,
+    run_id: str,
+    skipped: int = 0,
+    started: float | None = None,
+) -> LoadResult:
+    """Add up per-object outcomes into a ``LoadResult``.
+
+    Args:
+        outcomes: what each object did.
+        run_id: the run's id.
+        skipped: objects skipped before loading started (already in the ledger).
+        started: ``time.perf_counter()`` at the start; None gives duration 0.
+    """
+    loaded = [o for o in outcomes if o.status == loader.LOADED]
+    return LoadResult(
+        run_id=run_id,
+        objects_loaded=len(loaded),
+        objects_skipped=skipped
+        + sum(1 for o in outcomes if o.status == loader.SKIPPED),
+        objects_refused=sum(1 for o in outcomes if o.status == loader.REFUSED),
+        rows_parsed=sum(o.rows_parsed for o in loaded),
+        rows_inserted=sum(o.rows_inserted for o in loaded),
+        rows_updated=sum(o.rows_updated for o in loaded),
+        rows_unchanged=sum(o.rows_unchanged for o in loaded),
+        rows_quarantined=sum(o.rows_quarantined for o in loaded),
+        duration_seconds=0.0 if started is None else time.perf_counter() - started,
+        symbols=tuple(sorted({o.symbol for o in loaded if o.symbol is not None})),
+    )

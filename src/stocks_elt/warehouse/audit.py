@@ -1,0 +1,207 @@
+"""
+The audit trail of pipeline runs: ``audit.pipeline_runs``.
+
+A run is started once, gains one entry per stage (name, seconds, counts) and is
+finished with an outcome. Every call is its own short transaction, so what a run
+did stays recorded even when a later stage fails and rolls back its own work.
+
+    with PipelineRunRecorder(settings, run_id, command="run") as recorder:
+        ...
+        recorder.add_stage("load", 2.5, loaded.as_dict())
+        recorder.finish("success")
+
+Run ids are UUIDs in the warehouse. Any other text (an Airflow run id such as
+``scheduled__2026-11-27T23:30:00+00:00``) maps to a stable UUID (``as_run_uuid``),
+so the same run id always names the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any
+
+import psycopg
+
+from stocks_elt.config import Settings
+from stocks_elt.warehouse.connection import connect, warehouse_url
+from stocks_elt.warehouse.migrate import migrate
+
+logger = logging.getLogger(__name__)
+
+#: Namespace of the UUIDs derived from run ids that are not UUIDs themselves.
+_RUN_NAMESPACE = uuid.UUID("8a0c2d7e-4f57-4c1b-9a8e-5f0b6f1d2c3a")
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+def as_run_uuid(run_id: str | uuid.UUID | None) -> uuid.UUID:
+    """Return the UUID a run id names; a new random one for None.
+
+    Args:
+        run_id: a UUID (or its text), any other text (mapped to a stable UUID5),
+            or None.
+
+    Returns:
+        The run's UUID: the same text always gives the same UUID.
+    """
+    if run_id is None:
+        return uuid.uuid4()
+    if isinstance(run_id, uuid.UUID):
+        return run_id
+    try:
+        return uuid.UUID(run_id)
+    except ValueError:
+        return uuid.uuid5(_RUN_NAMESPACE, run_id)
+
+
+def start_pipeline_run(conn: Connection, run_id: uuid.UUID, command: str) -> None:
+    """Record that a run started (a no-op when the run is already recorded).
+
+    Args:
+        conn: an open warehouse connection.
+        run_id: the run's UUID.
+        command: what started it (``run``, ``load``, an Airflow DAG id).
+    """
+    with conn.transaction():
+        conn.execute(
+            """
+            insert into audit.pipeline_runs (run_id, command, outcome)
+            values (%s, %s, 'running')
+            on conflict (run_id) do nothing
+            """,
+            (run_id, command),
+        )
+    logger.info("pipeline run started run_id=%s command=%s", run_id, command)
+
+
+def add_pipeline_stage(
+    conn: Connection,
+    run_id: uuid.UUID,
+    stage: str,
+    duration_seconds: float,
+    counts: Mapping[str, Any],
+) -> None:
+    """Append one stage's entry to the run's ``stages`` list.
+
+    Args:
+        conn: an open warehouse connection.
+        run_id: the run's UUID (started before).
+        stage: the stage's name (``extract``, ``load``, ``quality``...).
+        duration_seconds: how long it took.
+        counts: what it did (a stage result's ``as_dict()``); stored as JSON.
+    """
+    entry = {
+        "stage": stage,
+        "duration_s": round(duration_seconds, 3),
+        "counts": dict(counts),
+    }
+    with conn.transaction():
+        conn.execute(
+            """
+            update audit.pipeline_runs
+            set stages = stages || jsonb_build_array(%s::jsonb)
+            where run_id = %s
+            """,
+            (json.dumps(entry, default=str), run_id),
+        )
+    logger.info(
+        "pipeline stage recorded run_id=%s stage=%s seconds=%.3f",
+        run_id,
+        stage,
+        duration_seconds,
+    )
+
+
+def finish_pipeline_run(
+    conn: Connection, run_id: uuid.UUID, outcome: str, message: str | None = None
+) -> None:
+    """Record how the run ended.
+
+    Args:
+        conn: an open warehouse connection.
+        run_id: the run's UUID (started before).
+        outcome: ``success`` or ``failed`` (or another word the caller defines).
+        message: what went wrong, for a failed run.
+    """
+    with conn.transaction():
+        conn.execute(
+            """
+            update audit.pipeline_runs
+            set finished_at = now(), outcome = %s, message = %s
+            where run_id = %s
+            """,
+            (outcome, message, run_id),
+        )
+    logger.info("pipeline run finished run_id=%s outcome=%s", run_id, outcome)
+
+
+class PipelineRunRecorder:
+    """Record one pipeline run in ``audit.pipeline_runs``, as a context manager.
+
+    Entering migrates the warehouse and records the start; ``add_stage`` appends a
+    stage; ``finish`` records the outcome. Leaving without ``finish`` records
+    ``failed`` (with the exception's text) when an exception is on its way out,
+    ``success`` otherwise.
+
+    Args:
+        settings_or_url: the settings (the warehouse they name) or a warehouse URL.
+        run_id: the run's id (any text; see ``as_run_uuid``).
+        command: what started the run.
+    """
+
+    def __init__(
+        self, settings_or_url: Settings | str, run_id: str, *, command: str
+    ) -> None:
+        self._target = settings_or_url
+        self.run_id = as_run_uuid(run_id)
+        self.command = command
+        self._url: str | None = None
+        self._is_finished = False
+
+    def _connect(self) -> AbstractContextManager[Connection]:
+        if self._url is None:
+            self._url = (
+                self._target
+                if isinstance(self._target, str)
+                else warehouse_url(self._target)
+            )
+        return connect(self._url, autocommit=True)
+
+    def __enter__(self) -> PipelineRunRecorder:
+        with self._connect() as conn:
+            migrate(conn)
+            start_pipeline_run(conn, self.run_id, self.command)
+        return self
+
+    def add_stage(
+        self, stage: str, duration_seconds: float, counts: Mapping[str, Any]
+    ) -> None:
+        """Append a stage to the run (see ``add_pipeline_stage``)."""
+        with self._connect() as conn:
+            add_pipeline_stage(conn, self.run_id, stage, duration_seconds, counts)
+
+    def finish(self, outcome: str, message: str | None = None) -> None:
+        """Record the run's outcome (see ``finish_pipeline_run``); once only."""
+        if self._is_finished:
+            return
+        with self._connect() as conn:
+            finish_pipeline_run(conn, self.run_id, outcome, message)
+        self._is_finished = True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._is_finished:
+            return
+        if exc is not None:
+            self.finish("failed", f"{type(exc).__name__}: {exc}")
+        else:
+            self.finish("success")
