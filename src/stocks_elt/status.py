@@ -4,8 +4,9 @@ What the warehouse knows about each symbol, for ``stocks-elt status`` and the re
 Per symbol: the last session loaded into ``raw.daily_prices``, how many XNYS sessions
 it is behind the last completed one, the last extract outcome
 (``audit.extract_outcomes``) and the data-quality findings of the latest gate run
-(``audit.dq_results``) that are still open. For the whole warehouse: the API calls
-made so far on today's API day (``audit.api_calls``; the day is America/New_York).
+(``audit.dq_results``) that are still open. For the whole warehouse: the configured
+key's API calls so far on today's API day (``audit.api_calls``, read through
+``stocks_elt.alpha_vantage.quota``; the day is America/New_York).
 
 Everything here only reads. The queries touch one index range per symbol, so the
 cost does not grow with the length of the price history.
@@ -14,8 +15,10 @@ cost does not grow with the length of the price history.
 from __future__ import annotations
 
 import logging
+import warnings
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -24,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from stocks_elt.alpha_vantage.quota import QuotaUsage, api_day, key_hash, read_usage
 from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.config import Settings
 from stocks_elt.warehouse.connection import connect
@@ -34,10 +38,13 @@ logger = logging.getLogger(__name__)
 CALENDAR_NAME = "XNYS"
 #: Alpha Vantage's API day (the quota resets at midnight here) and exchange-local dates.
 NEW_YORK = ZoneInfo("America/New_York")
-#: Extract outcomes that mean "the symbol's data is as current as the API allows".
-HEALTHY_OUTCOMES = frozenset({"fetched", "up_to_date", "unchanged"})
-#: Extract outcomes that mean "try again later": not an error, but data is missing.
+#: Extract outcomes (see ``stocks_elt.stages.extract.OUTCOMES``) that leave the
+#: symbol as current as the API allows.
+HEALTHY_OUTCOMES = frozenset({"fetched", "unchanged"})
+#: Outcomes that mean "a later run fetches it": not an error, but data is missing.
 DEFERRED_OUTCOMES = frozenset({"deferred"})
+#: The rest: the API knows no such symbol, or the fetch failed.
+FAILED_OUTCOMES = frozenset({"not_found", "failed"})
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -123,33 +130,6 @@ class QualityRun:
 
 
 @dataclass(frozen=True)
-class QuotaUsage:
-    """API calls made on one API day, against the configured daily quota."""
-
-    api_day: date
-    calls: int
-    daily_quota: int  # 0: no limit
-    scope: str  # which rows were counted: "configured key" or "all keys"
-
-    @property
-    def remaining(self) -> int | None:
-        """Calls left today, or None when the quota is unlimited."""
-        if self.daily_quota == 0:
-            return None
-        return max(self.daily_quota - self.calls, 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "api_day": self.api_day.isoformat(),
-            "calls": self.calls,
-            "daily_quota": self.daily_quota or None,
-            "remaining": self.remaining,
-            "scope": self.scope,
-        }
-
-
-@dataclass(frozen=True)
 class SymbolStatus:
     """Where one symbol stands."""
 
@@ -218,7 +198,7 @@ class StatusReport:
                 "failures": sum(1 for r in run.results if r.status == "fail"),
             },
             "other_open_findings": [f.to_dict() for f in self.other_findings],
-            "api_quota": self.quota.to_dict(),
+            "api_quota": _quota_dict(self.quota),
         }
 
 
@@ -275,7 +255,7 @@ def collect_status(
         len(report.symbols),
         sum(1 for s in report.symbols if s.freshness != "fresh"),
         last_completed,
-        quota.calls,
+        quota.calls_used,
     )
     return report
 
@@ -291,7 +271,8 @@ def last_completed_session(as_of: datetime) -> date:
     """
     minute = _aware(as_of).replace(second=0, microsecond=0)
     calendar = _calendar(minute.astimezone(NEW_YORK).date())
-    session = calendar.minute_to_past_session(minute)
+    with _quiet_pandas():
+        session = calendar.minute_to_past_session(minute)
     return session.date()  # type: ignore[no-any-return]
 
 
@@ -313,12 +294,13 @@ def sessions_behind_many(
         return {}
     oldest = min(min(last_sessions.values()), last_completed)
     calendar = _calendar(last_completed, start=oldest)
-    sessions = [
-        s.date()
-        for s in calendar.sessions_in_range(
-            max(oldest, calendar.first_session.date()), last_completed
-        )
-    ]
+    with _quiet_pandas():
+        sessions = [
+            s.date()
+            for s in calendar.sessions_in_range(
+                max(oldest, calendar.first_session.date()), last_completed
+            )
+        ]
     return {
         symbol: max(len(sessions) - bisect_right(sessions, last), 0)
         for symbol, last in last_sessions.items()
@@ -447,29 +429,37 @@ def latest_quality_run(conn: Connection) -> QualityRun | None:
 def api_calls_today(
     conn: Connection, settings: Settings, as_of: datetime | None = None
 ) -> QuotaUsage:
-    """Count the API calls of the API day that holds ``as_of`` (America/New_York).
+    """Return the configured key's API calls on the API day that holds ``as_of``.
 
-    Every row of the day in ``audit.api_calls`` is counted, whatever key made it:
-    the ledger keeps only a salted hash of each key.
+    The ledger names a key by its salted hash only; the hash of the configured key
+    picks its rows, so the key itself is never compared or shown.
 
     Args:
         conn: a warehouse connection.
-        settings: gives the configured daily quota.
-        as_of: the instant whose API day counts; None means now.
+        settings: the configured key and daily quota.
+        as_of: the instant whose API day (America/New_York) counts; None means now.
 
     Returns:
         The day's usage against ``settings.alpha_vantage_daily_quota``.
     """
-    api_day = _aware(as_of).astimezone(NEW_YORK).date()
-    row = conn.execute(
-        "select count(*) from audit.api_calls where api_day = %s", (api_day,)
-    ).fetchone()
-    return QuotaUsage(
-        api_day=api_day,
-        calls=int(row[0]) if row is not None else 0,
-        daily_quota=settings.alpha_vantage_daily_quota,
-        scope="all keys",
+    return read_usage(
+        conn,
+        key_hash(settings.alpha_vantage_api_key.get_secret_value()),
+        settings.alpha_vantage_daily_quota,
+        api_day(_aware(as_of)),
     )
+
+
+def _quota_dict(usage: QuotaUsage) -> dict[str, Any]:
+    return {
+        "api_day": usage.api_day.isoformat(),
+        "key_hash": usage.key_hash,
+        "calls": usage.calls_used,
+        "daily_quota": usage.daily_quota or None,
+        "remaining": usage.remaining,
+        "is_capped": usage.is_capped,
+        "per_function": dict(usage.per_function),
+    }
 
 
 def _universe(
@@ -486,11 +476,23 @@ def _calendar(until: date, *, start: date | None = None) -> Any:
     import exchange_calendars
 
     first = start if start is not None else until - timedelta(days=30)
-    return exchange_calendars.get_calendar(
-        CALENDAR_NAME,
-        start=max(first - timedelta(days=7), date(1900, 1, 1)).isoformat(),
-        end=(until + timedelta(days=14)).isoformat(),
-    )
+    with _quiet_pandas():
+        return exchange_calendars.get_calendar(
+            CALENDAR_NAME,
+            start=max(first - timedelta(days=7), date(1900, 1, 1)).isoformat(),
+            end=(until + timedelta(days=14)).isoformat(),
+        )
+
+
+@contextmanager
+def _quiet_pandas() -> Iterator[None]:
+    """Hide pandas 3.1's ``.values`` deprecation, raised inside exchange_calendars.
+
+    The warning is the library's to fix and says nothing about our data.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*\.values returning an ndarray")
+        yield
 
 
 def _aware(value: datetime | None) -> datetime:

@@ -164,12 +164,13 @@ def _summary(report: StatusReport) -> list[Text]:
     limit = (
         f" of {quota.daily_quota} ({quota.remaining} left)"
         if quota.daily_quota
-        else " (no daily limit configured)"
+        else " (no daily quota configured)"
     )
-    lines.append(
-        Text(
-            f"API calls on {quota.api_day.isoformat()} (America/New_York): "
-            f"{quota.calls}{limit}, {quota.scope}"
-        )
+    line = Text(
+        f"API calls on {quota.api_day.isoformat()} (America/New_York) with the "
+        f"configured key: {quota.calls_used}{limit}"
     )
+    if quota.is_capped:
+        line.append("; the API said the day's quota is spent", style="red")
+    lines.append(line)
     return lines

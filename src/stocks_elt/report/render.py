@@ -15,11 +15,10 @@ import base64
 import hashlib
 import html
 import json
-import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib import resources
 from string import Template
@@ -132,10 +131,11 @@ def _chart_value(row: DailyRow, column: str) -> float | int | None:
     value = getattr(row, column)
     if value is None or isinstance(value, int):
         return value
-    number = float(value)
-    if not math.isfinite(number):
+    if not value.is_finite():
         return None
-    return round(number, _DIGITS.get(column, _DEFAULT_DIGITS))
+    # Round the Decimal, not a float: 55.555 is 55.56, not float's 55.55.
+    digits = _DIGITS.get(column, _DEFAULT_DIGITS)
+    return float(value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 def _inline_script(text: str, name: str) -> str:
@@ -390,8 +390,8 @@ def _quality(data: ReportData) -> str:
         run_label = f"run {_e(run.run_id[:8])}, " if run.run_id else ""
         summary = (
             f'<p class="meta">Latest gate run: {run_label}{_e(_utc(run.checked_at))} · '
-            f"{counts['pass']:,} passed, {counts['warn']:,} warnings, "
-            f"{counts['fail']:,} failures</p>"
+            f"{counts['pass']:,} passed, {_plural(counts['warn'], 'warning')}, "
+            f"{_plural(counts['fail'], 'failure')}</p>"
         )
         checks = _checks_table(run.results)
     return (

@@ -143,7 +143,7 @@ def test_the_browser_check_notices_errors_and_blocked_loads(
 def test_demo_like_report_screenshot_reads_well(
     browser: Browser, report_warehouse: ReportWarehouse, tmp_path: Path
 ) -> None:
-    html = build_report(report_warehouse.settings, ["IBM", "MSFT", "NEWCO"])
+    html = build_report(report_warehouse.settings, ["IBM", "MSFT", "NODATA"])
     page = _open(browser, html, tmp_path / "demo.html")
     shot = tmp_path / "report.png"
 
