@@ -1,0 +1,1 @@
+"""The data-quality gate: SQL checks on the raw tables, results in audit.dq_results."""

@@ -1,0 +1,361 @@
+"""
+The data-quality gate, run after each load.
+
+``run_quality_gate`` runs every check of ``stocks_elt.quality.checks`` on the scope
+of the call, appends each result to ``audit.dq_results`` (a history: one row per
+flagged symbol, or one ``pass`` row per clean check) and raises
+``QualityGateFailed`` when a blocking check found anything, so the chain stops
+before dbt builds on bad rows. Warnings are recorded and returned, never raised.
+
+Scope:
+
+* ``run_id`` given: the symbols and dates of the objects that run loaded (from
+  ``raw.load_ledger``); with ``symbols`` too, only those symbols, and the
+  staleness check watches every symbol given.
+* only ``symbols``: the whole stored history of those symbols.
+* neither: everything stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from stocks_elt.alpha_vantage.parse import DAILY, DAILY_ADJUSTED
+from stocks_elt.alpha_vantage.symbols import parse_symbols
+from stocks_elt.config import Settings
+from stocks_elt.errors import QualityGateFailed
+from stocks_elt.quality.checks import (
+    BLOCKING,
+    CHECKS,
+    Check,
+    CheckScope,
+    Connection,
+    Finding,
+)
+from stocks_elt.warehouse.audit import as_run_uuid
+from stocks_elt.warehouse.connection import connect, warehouse_url
+from stocks_elt.warehouse.migrate import migrate
+
+logger = logging.getLogger(__name__)
+
+PASS = "pass"  # noqa: S105 - a check status, not a password
+WARN = "warn"
+FAIL = "fail"
+_PRICE_FUNCTIONS = [DAILY, DAILY_ADJUSTED]
+_SHOWN_SYMBOLS = 10
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    """One check's outcome.
+
+    Attributes:
+        name: the check.
+        severity: ``blocking`` or ``warning``.
+        status: ``pass``, ``warn`` (a warning found something) or ``fail`` (a
+            blocking check found something).
+        observed: the total over the flagged symbols (the largest move for
+            ``extreme_moves``, the most sessions behind for ``stale_symbols``).
+        threshold: the check's threshold.
+        symbols: the flagged symbols, sorted (None spelled ``-``).
+        details: the first findings, for people.
+    """
+
+    name: str
+    severity: str
+    status: str
+    observed: float
+    threshold: float
+    symbols: tuple[str, ...]
+    details: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON types only."""
+        data = asdict(self)
+        data["symbols"] = list(self.symbols)
+        return data
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """What the gate found; small enough for an XCom.
+
+    Attributes:
+        run_id: the UUID the results are recorded under.
+        passed: checks that found nothing.
+        warned: warning checks that found something.
+        failed: blocking checks that found something.
+        checks: one summary per check, in check order.
+        duration_seconds: wall time of the gate.
+    """
+
+    run_id: str
+    passed: int
+    warned: int
+    failed: int
+    checks: tuple[CheckSummary, ...]
+    duration_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON types only."""
+        return {
+            "run_id": self.run_id,
+            "passed": self.passed,
+            "warned": self.warned,
+            "failed": self.failed,
+            "checks": [check.as_dict() for check in self.checks],
+            "duration_seconds": round(self.duration_seconds, 3),
+        }
+
+    def failure_message(self) -> str:
+        """One line naming each failed check, its symbols and counts."""
+        parts = []
+        for check in self.checks:
+            if check.status != FAIL:
+                continue
+            shown = ", ".join(check.symbols[:_SHOWN_SYMBOLS])
+            more = len(check.symbols) - _SHOWN_SYMBOLS
+            parts.append(
+                f"{check.name}: {_number(check.observed)} in "
+                f"{len(check.symbols)} symbol(s) ({shown}"
+                + (f" and {more} more" if more > 0 else "")
+                + f"): {check.details}"
+            )
+        return "quality gate failed: " + "; ".join(parts)
+
+
+def run_quality_gate(
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    symbols: Sequence[str] | None = None,
+) -> QualityResult:
+    """Run every data-quality check and record the results in audit.dq_results.
+
+    Args:
+        settings: where the warehouse is.
+        run_id: check what this run loaded (see the module docstring); None
+            checks the symbols given, or everything.
+        symbols: restrict the checks to these symbols.
+
+    Returns:
+        The result, when no blocking check failed.
+
+    Raises:
+        QualityGateFailed: a blocking check found something; the message names
+            the checks, the symbols and the counts. The results are recorded.
+        InvalidSymbol: a symbol breaks the symbol rule.
+        WarehouseError: the warehouse cannot be reached.
+    """
+    chosen = parse_symbols(symbols) if symbols is not None else None
+    with connect(warehouse_url(settings), autocommit=True) as conn:
+        migrate(conn)
+        result = check_warehouse(conn, run_id=run_id, symbols=chosen)
+    if result.failed:
+        raise QualityGateFailed(result.failure_message())
+    return result
+
+
+def check_warehouse(
+    conn: Connection,
+    *,
+    run_id: str | None = None,
+    symbols: Sequence[str] | None = None,
+) -> QualityResult:
+    """Run the checks through ``conn`` and record them; never raises on findings.
+
+    Args:
+        conn: a connection to a migrated warehouse, in autocommit mode.
+        run_id: the run whose loads to check, or None (see the module docstring).
+        symbols: validated symbols to restrict to, or None.
+
+    Returns:
+        The result (``failed`` > 0 when a blocking check found something).
+    """
+    started = time.perf_counter()
+    scope_run = as_run_uuid(run_id) if run_id is not None else None
+    record_run = scope_run or as_run_uuid(None)
+    summaries: list[CheckSummary] = []
+    with conn.transaction():
+        scope = _fill_scope(conn, scope_run, symbols)
+        records: list[tuple[Any, ...]] = []
+        for check in CHECKS:
+            check_started = time.perf_counter()
+            findings = check.run(conn, scope)
+            summary = _summarize(check, findings)
+            summaries.append(summary)
+            records.extend(_records(record_run, check, summary, findings))
+            log = logger.warning if summary.status != PASS else logger.info
+            log(
+                "quality check=%s status=%s observed=%s symbols=%d seconds=%.3f",
+                check.name,
+                summary.status,
+                _number(summary.observed),
+                len(summary.symbols),
+                time.perf_counter() - check_started,
+            )
+        with conn.cursor() as cur:
+            cur.executemany(
+                """
+                insert into audit.dq_results (
+                    run_id, check_name, severity, symbol, status, observed_value,
+                    threshold, details
+                )
+                values (%s, %s, %s, %s, %s, %s, %s, %s)
+                """,
+                records,
+            )
+    return QualityResult(
+        run_id=str(record_run),
+        passed=sum(1 for s in summaries if s.status == PASS),
+        warned=sum(1 for s in summaries if s.status == WARN),
+        failed=sum(1 for s in summaries if s.status == FAIL),
+        checks=tuple(summaries),
+        duration_seconds=time.perf_counter() - started,
+    )
+
+
+def _fill_scope(
+    conn: Connection, run_id: UUID | None, symbols: Sequence[str] | None
+) -> CheckScope:
+    """Create and fill gate_scope and gate_symbols (dropped at commit)."""
+    conn.execute(
+        "create temporary table gate_scope (symbol text primary key,"
+        " first_date date not null, last_date date not null) on commit drop"
+    )
+    conn.execute(
+        "create temporary table gate_symbols (symbol text primary key) on commit drop"
+    )
+    params = {
+        "run_id": run_id,
+        "symbols": list(symbols) if symbols is not None else None,
+        "functions": _PRICE_FUNCTIONS,
+    }
+    if run_id is not None:
+        conn.execute(
+            """
+            insert into gate_scope (symbol, first_date, last_date)
+            select symbol, min(first_date), max(last_date)
+            from raw.load_ledger
+            where
+                run_id = %(run_id)s
+                and status = 'loaded'
+                and function = any(%(functions)s)
+                and first_date is not null
+                and (%(symbols)s::text[] is null or symbol = any(%(symbols)s))
+            group by symbol
+            """,
+            params,
+        )
+        conn.execute(
+            """
+            insert into gate_symbols (symbol)
+            select symbol from gate_scope where %(symbols)s::text[] is null
+            union
+            select unnest(%(symbols)s::text[])
+            """,
+            params,
+        )
+    else:
+        if symbols is None:
+            rows = conn.execute(
+                "select distinct symbol from raw.load_ledger"
+                " where symbol is not null and function = any(%s)",
+                (_PRICE_FUNCTIONS,),
+            ).fetchall()
+            params["all_symbols"] = [row[0] for row in rows]
+        else:
+            params["all_symbols"] = params["symbols"]
+        conn.execute(
+            """
+            insert into gate_scope (symbol, first_date, last_date)
+            select watched.symbol, bounds.first_date, bounds.last_date
+            from unnest(%(all_symbols)s::text[]) as watched (symbol)
+            cross join lateral (
+                select min(trade_date) as first_date, max(trade_date) as last_date
+                from raw.daily_prices
+                where daily_prices.symbol = watched.symbol
+            ) as bounds
+            where bounds.first_date is not null
+            """,
+            params,
+        )
+        conn.execute(
+            "insert into gate_symbols (symbol)"
+            " select distinct unnest(%(all_symbols)s::text[])",
+            params,
+        )
+    conn.execute("analyze gate_scope")  # temporary tables get no statistics else
+    conn.execute("analyze gate_symbols")
+    bounds = conn.execute(
+        "select min(first_date), max(last_date) from gate_scope"
+    ).fetchone()
+    assert bounds is not None
+    return CheckScope(run_id, symbols, bounds[0], bounds[1])
+
+
+def _summarize(check: Check, findings: list[Finding]) -> CheckSummary:
+    if not findings:
+        return CheckSummary(
+            check.name, check.severity, PASS, 0.0, float(check.threshold), (), ""
+        )
+    observed = [f.observed for f in findings if f.observed is not None]
+    if check.name in ("extreme_moves", "stale_symbols"):
+        total = max(observed, default=Decimal(0))
+    else:
+        total = sum(observed, Decimal(0))
+    ordered = sorted(findings, key=lambda f: f.symbol or "")
+    details = "; ".join(
+        f"{f.symbol or '-'}: {f.details}" for f in ordered[:_SHOWN_SYMBOLS]
+    )
+    return CheckSummary(
+        name=check.name,
+        severity=check.severity,
+        status=FAIL if check.severity == BLOCKING else WARN,
+        observed=float(total),
+        threshold=float(check.threshold),
+        symbols=tuple(f.symbol or "-" for f in ordered),
+        details=details[:1000],
+    )
+
+
+def _records(
+    run_id: UUID, check: Check, summary: CheckSummary, findings: list[Finding]
+) -> list[tuple[Any, ...]]:
+    """Rows for audit.dq_results: one per finding, or one pass row."""
+    if not findings:
+        return [
+            (
+                run_id,
+                check.name,
+                check.severity,
+                None,
+                PASS,
+                Decimal(0),
+                check.threshold,
+                check.description,
+            )
+        ]
+    return [
+        (
+            run_id,
+            check.name,
+            check.severity,
+            finding.symbol,
+            summary.status,
+            finding.observed,
+            check.threshold,
+            finding.details[:2000],
+        )
+        for finding in findings
+    ]
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,25 @@
+-- Symbols whose extract recorded a history gap (older sessions the key could
+-- not fetch): in the run when one is given, else in each symbol's latest
+-- extract outcome.
+with
+
+latest as (
+
+    select distinct on (symbol)
+        symbol,
+        has_history_gap,
+        reason
+    from audit.extract_outcomes
+    where
+        (%(run_id)s::uuid is null or run_id = %(run_id)s::uuid)
+        and (%(symbols)s::text[] is null or symbol = any(%(symbols)s::text[]))
+    order by symbol asc, recorded_at desc
+
+)
+
+select
+    symbol,
+    1 as observed,
+    coalesce(reason, 'history gap recorded by extract') as details
+from latest
+where has_history_gap

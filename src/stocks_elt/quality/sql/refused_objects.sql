@@ -1,0 +1,11 @@
+-- Lake objects that were not data, by symbol: in the run when one is given.
+select
+    symbol,
+    count(*) as observed,
+    string_agg(object_key || ': ' || coalesce(reason, ''), '; ') as details
+from raw.load_ledger
+where
+    status = 'refused'
+    and (%(run_id)s::uuid is null or run_id = %(run_id)s::uuid)
+    and (%(symbols)s::text[] is null or symbol = any(%(symbols)s::text[]))
+group by symbol
