@@ -14,6 +14,8 @@ trailing newline; CSV has CRLF line ends and a download file name.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -77,19 +79,36 @@ class Response:
     filename: str | None = None
     outcome: str = "data"
 
-    def headers(self) -> list[tuple[str, str]]:
-        """Return the response headers (without Date and Server)."""
+    def headers(self, is_gzipped: bool = False) -> list[tuple[str, str]]:
+        """Return the response headers (without Date and Server).
+
+        Args:
+            is_gzipped: describe :attr:`gzipped` instead of :attr:`body`.
+        """
+        length = len(self.gzipped) if is_gzipped else len(self.body)
         headers = [
             ("Content-Type", self.content_type),
-            ("Content-Length", str(len(self.body))),
+            ("Content-Length", str(length)),
             ("Allow", "GET, HEAD, OPTIONS"),
             ("Vary", "Cookie, Origin"),
         ]
+        if is_gzipped:
+            headers.append(("Content-Encoding", "gzip"))
         if self.filename is not None:
             headers.append(
                 ("Content-Disposition", f"attachment; filename={self.filename}")
             )
         return headers
+
+    @property
+    def is_compressible(self) -> bool:
+        """Tell whether the real service would gzip this answer (API bodies)."""
+        return self.content_type in (JSON_TYPE, CSV_TYPE) and len(self.body) > 256
+
+    @functools.cached_property
+    def gzipped(self) -> bytes:
+        """The body gzipped (computed once; the same bytes on every machine)."""
+        return gzip.compress(self.body, compresslevel=6, mtime=0)
 
 
 def dumps(value: object) -> bytes:

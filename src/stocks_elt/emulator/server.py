@@ -45,6 +45,21 @@ _SMALL_BODY = 64 * 1024
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
+def _accepts_gzip(header: str) -> bool:
+    """Tell whether an Accept-Encoding header accepts gzip (q=0 refuses it)."""
+    for part in header.split(","):
+        coding, *options = (item.strip() for item in part.split(";"))
+        if coding.lower() not in ("gzip", "*"):
+            continue
+        weights = [o[2:] for o in options if o.lower().startswith("q=")]
+        try:
+            if not weights or float(weights[0]) > 0:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -142,11 +157,13 @@ class _Handler(BaseHTTPRequestHandler):
             f"Server: {self.server_version}",
             f"Date: {self.date_time_string()}",
         ]
-        lines.extend(f"{name}: {value}" for name, value in response.headers())
+        is_gzipped = response.is_compressible and self._accepts_gzip()
+        lines.extend(f"{name}: {value}" for name, value in response.headers(is_gzipped))
         if self.close_connection or truncate:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        body = response.body if send_body else b""
+        payload = response.gzipped if is_gzipped else response.body
+        body = payload if send_body else b""
         if truncate:
             body = body[: len(body) // 2]
             self.close_connection = True
@@ -155,6 +172,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(head)
             self.wfile.write(body)
+
+    def _accepts_gzip(self) -> bool:
+        return _accepts_gzip(self.headers.get("Accept-Encoding", ""))
 
     def _json(self, status: int, value: object) -> None:
         body = json.dumps(value, indent=4).encode()

@@ -57,10 +57,23 @@ def test_demo_compact_daily_is_served_with_the_real_headers(
         EMULATOR_TODAY,
     )
     assert response.content == expected.body
-    assert int(response.headers["content-length"]) == len(expected.body)
+    # httpx asks for gzip, like the real service's clients get
+    assert response.headers["content-encoding"] == "gzip"
+    assert int(response.headers["content-length"]) == len(expected.gzipped)
     series = response.json()["Time Series (Daily)"]
     assert len(series) == 100
     assert list(series) == sorted(series, reverse=True)
+
+
+def test_a_client_without_gzip_gets_the_plain_bytes(emulator: RunningEmulator) -> None:
+    response = httpx.get(
+        f"{emulator.base_url}/query",
+        params={"function": "SPLITS", "symbol": "IBM", "apikey": FREE_KEY},
+        headers={"Accept-Encoding": "gzip;q=0, identity"},
+    )
+    assert "content-encoding" not in response.headers
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert response.json()["symbol"] == "IBM"
 
 
 def test_csv_is_a_download_with_crlf_lines(emulator: RunningEmulator) -> None:
@@ -118,7 +131,8 @@ def test_head_sends_the_headers_only_and_options_the_allowed_methods(
     head = httpx.head(f"{emulator.base_url}/query", params=params)
     get = httpx.get(f"{emulator.base_url}/query", params=params)
     assert head.content == b""
-    assert head.headers["content-length"] == str(len(get.content))
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert int(get.headers["content-length"]) > 0
     options = httpx.options(f"{emulator.base_url}/query")
     assert options.status_code == 200
     assert options.headers["allow"] == "GET, HEAD, OPTIONS"
