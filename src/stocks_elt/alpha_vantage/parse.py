@@ -319,8 +319,8 @@ def _load_json(body: bytes, object_key: str) -> dict[str, Any]:
         raise LoadError(f"{object_key}: not data: the body is not a JSON object")
     for notice in _NOTICE_KEYS:
         if notice in document:
-            text = str(document[notice])[:120]
-            raise LoadError(f"{object_key}: not data: an {notice!r} answer ({text!r})")
+            # Never the notice's text: some wordings echo the API key.
+            raise LoadError(f"{object_key}: not data: an {notice!r} answer")
     if not document:
         raise LoadError(f"{object_key}: not data: an empty answer ({{}})")
     return document

@@ -1,0 +1,7 @@
+"""Fixtures of the quality gate tests: a lake, the market, settings naming both."""
+
+from __future__ import annotations
+
+from tests.integration.load.lakes import lake, market, settings
+
+__all__ = ["lake", "market", "settings"]
