@@ -21,7 +21,11 @@ from stocks_elt.emulator.market import Bar, Market, SymbolHistory, symbol_histor
 from stocks_elt.emulator.render import Response, render_response
 from stocks_elt.emulator.server import RunningEmulator, start_emulator
 from stocks_elt.emulator.service import CallRecord
-from stocks_elt.emulator.universe import ListedSymbol, default_universe
+from stocks_elt.emulator.universe import (
+    ListedSymbol,
+    default_universe,
+    synthetic_universe,
+)
 
 __all__ = [
     "Bar",
@@ -37,4 +41,5 @@ __all__ = [
     "render_response",
     "start_emulator",
     "symbol_history",
+    "synthetic_universe",
 ]

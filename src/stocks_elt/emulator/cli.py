@@ -46,12 +46,26 @@ def _parse_today(ctx: click.Context, param: click.Parameter, value: str | None) 
     "--premium-keys", metavar="K1,K2", default="", help="Keys with premium access."
 )
 @click.option(
-    "--per-second-limit", default=0, show_default=True, type=click.IntRange(0)
+    "--per-second-limit",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Free keys' calls per second (burst); 0: none.",
 )
 @click.option(
-    "--per-minute-limit", default=0, show_default=True, type=click.IntRange(0)
+    "--per-minute-limit",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Free keys' calls per minute; 0: none.",
 )
-@click.option("--daily-limit", default=0, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--daily-limit",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Free keys' calls per emulated day; 0: none.",
+)
 @click.option("--faults", default="", metavar="SPEC", help="Fault spec (see below).")
 @click.option("--seed", default=0, show_default=True, help="Market and fault seed.")
 def emulator_command(

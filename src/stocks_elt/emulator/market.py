@@ -535,7 +535,7 @@ class Market:
     """
 
     def __init__(
-        self, universe: tuple[ListedSymbol, ...], seed: int = 0, cache_size: int = 256
+        self, universe: tuple[ListedSymbol, ...], seed: int = 0, cache_size: int = 64
     ) -> None:
         self.universe = universe
         self.seed = seed

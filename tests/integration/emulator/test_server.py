@@ -439,3 +439,96 @@ def test_the_cli_serves_until_interrupted() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_every_endpoint_agrees_with_the_daily_series(emulator: RunningEmulator) -> None:
+    def ask(function: str, **params: str) -> dict[str, object]:
+        answer: dict[str, object] = _get(
+            emulator, function=function, symbol="HD", apikey=PREMIUM_KEY, **params
+        ).json()
+        return answer
+
+    daily = ask("TIME_SERIES_DAILY", outputsize="full")["Time Series (Daily)"]
+    adjusted = ask("TIME_SERIES_DAILY_ADJUSTED", outputsize="full")[
+        "Time Series (Daily)"
+    ]
+    weekly = ask("TIME_SERIES_WEEKLY_ADJUSTED")["Weekly Adjusted Time Series"]
+    quote = ask("GLOBAL_QUOTE")["Global Quote"]
+    splits = ask("SPLITS")["data"]
+    dividends = ask("DIVIDENDS")["data"]
+    assert isinstance(daily, dict)
+    assert isinstance(adjusted, dict)
+    assert isinstance(weekly, dict)
+    assert isinstance(quote, dict)
+    assert isinstance(splits, list)
+    assert isinstance(dividends, list)
+    ratio_on = {row["effective_date"]: float(row["split_factor"]) for row in splits}
+    amount_on = {row["ex_dividend_date"]: float(row["amount"]) for row in dividends}
+    assert ratio_on
+    assert amount_on
+    days = sorted(daily)
+    closes = [float(daily[day]["4. close"]) for day in days]
+    factor = 1.0
+    for i in range(len(days) - 1, -1, -1):
+        row = adjusted[days[i]]
+        assert float(row["4. close"]) == closes[i]
+        assert float(row["5. adjusted close"]) == pytest.approx(
+            closes[i] * factor, rel=1e-9
+        )
+        assert float(row["8. split coefficient"]) == ratio_on.get(days[i], 1.0)
+        assert float(row["7. dividend amount"]) == amount_on.get(days[i], 0.0)
+        factor /= ratio_on.get(days[i], 1.0)
+        if days[i] in amount_on:
+            factor *= 1.0 - amount_on[days[i]] / closes[i - 1]
+    for week_end, row in weekly.items():
+        assert row["4. close"] == daily[week_end]["4. close"]
+        assert float(row["5. adjusted close"]) == pytest.approx(
+            float(adjusted[week_end]["5. adjusted close"]), abs=0.00005
+        )
+    assert quote["05. price"] == daily[days[-1]]["4. close"]
+    assert quote["08. previous close"] == daily[days[-2]]["4. close"]
+
+
+@pytest.mark.parametrize(
+    ("params", "key", "start"),
+    [
+        ({"function": "TIME_SERIES_DAILY", "symbol": "IBM"}, "Error Message", "the "),
+        (
+            {"function": "TIME_SERIES_DAILY", "symbol": "MSFT", "apikey": "demo"},
+            "Information",
+            "The **demo** API key",
+        ),
+        (
+            {"function": "TIME_SERIES_DAILY_ADJUSTED", "symbol": "IBM", "apikey": "f"},
+            "Information",
+            "Thank you for using Alpha Vantage! This is a premium endpoint.",
+        ),
+        (
+            {
+                "function": "TIME_SERIES_DAILY",
+                "symbol": "IBM",
+                "outputsize": "full",
+                "apikey": "f",
+            },
+            "Information",
+            "Thank you for using Alpha Vantage! The outputsize=full parameter",
+        ),
+        (
+            {"function": "", "apikey": "f"},
+            "Error Message",
+            "This API function () does not exist.",
+        ),
+        (
+            {"function": "TIME_SERIES_DAILY", "symbol": "NOSUCH", "apikey": "f"},
+            "Error Message",
+            "Invalid API call. Please retry or visit the documentation",
+        ),
+    ],
+)
+def test_notices_and_errors_are_http_200_json(
+    emulator: RunningEmulator, params: dict[str, str], key: str, start: str
+) -> None:
+    response = _get(emulator, **params)
+    assert response.status_code == 200
+    assert list(response.json()) == [key]
+    assert response.json()[key].startswith(start)

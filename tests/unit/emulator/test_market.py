@@ -7,7 +7,11 @@ import pytest
 
 from stocks_elt.emulator.calendar import is_session, nyse_sessions
 from stocks_elt.emulator.market import Market, symbol_history, symbol_seed
-from stocks_elt.emulator.universe import ListedSymbol, default_universe
+from stocks_elt.emulator.universe import (
+    ListedSymbol,
+    default_universe,
+    synthetic_universe,
+)
 
 TODAY = date(2026, 6, 30)
 UNIVERSE = default_universe()
@@ -206,3 +210,14 @@ def test_the_market_hides_symbols_before_their_ipo_and_unknown_ones() -> None:
     assert market.history("META", date(2012, 5, 18)) is not None
     assert market.history("NOPE", TODAY) is None
     assert market.history("ibm", TODAY) is not None
+
+
+def test_a_synthetic_universe_has_a_mix_of_profiles() -> None:
+    universe = synthetic_universe(40)
+    assert [listed.symbol for listed in universe[:2]] == ["SYN000", "SYN001"]
+    assert len({listed.symbol for listed in universe}) == 40
+    histories = [symbol_history(listed, TODAY) for listed in universe]
+    assert sum(bool(history.splits) for history in histories) >= 5
+    assert sum(bool(history.dividends) for history in histories) >= 5
+    with pytest.raises(ValueError, match="count must be 0 or more"):
+        synthetic_universe(-1)
