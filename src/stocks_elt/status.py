@@ -390,13 +390,14 @@ def latest_extract_outcomes(
 def latest_quality_run(conn: Connection) -> QualityRun | None:
     """Return every result of the latest data-quality gate run, or None if none ran.
 
-    The latest run is the one that wrote the most recent row; results written
-    without a run id belong to the run that shares their ``checked_at``.
+    The latest run is the one that wrote the last row (the highest id: one probe
+    of the primary key, however long the history); results written without a run
+    id belong to the run that shares their ``checked_at``.
     """
     latest = conn.execute(
         """
         select run_id, checked_at from audit.dq_results
-        order by checked_at desc, dq_result_id desc
+        order by dq_result_id desc
         limit 1
         """
     ).fetchone()
