@@ -168,6 +168,9 @@ class LocalAirflow:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_ports[0]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_server_ports[1]),
+            # Cosmos lists the dbt project with dbt ls when its cache is cold.
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "180",
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
             "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -177,6 +180,10 @@ class LocalAirflow:
         defaults.update(airflow_connections(self._resolved))
         for name, value in defaults.items():
             env.setdefault(name, value)
+        # dbt (run by Cosmos) and airflow live next to this interpreter.
+        bin_dir = str(Path(sys.executable).parent)
+        if bin_dir not in env.get("PATH", "").split(os.pathsep):
+            env["PATH"] = os.pathsep.join(filter(None, [bin_dir, env.get("PATH")]))
         env["AIRFLOW_HOME"] = str(home)
         env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
         env.update(self.extra_env)

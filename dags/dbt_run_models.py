@@ -1,0 +1,91 @@
+"""
+## dbt_run_models
+
+Builds the dbt project (`dbt/`: staging, intermediate and marts) on the warehouse
+with astronomer-cosmos: every model is a task that runs it, followed by a task
+that runs its tests, so a failing model or test is visible at a glance.
+
+* **Schedule:** on the Asset `warehouse_raw_daily_prices`, which
+  `load_stocks_from_minio` emits once the raw tables passed the quality gate.
+* **Warehouse:** the Airflow connection `stocks_warehouse` (postgres; its `schema`
+  field is the database name), mapped to a dbt profile by Cosmos.
+* **Parsing:** Cosmos lists the project with `dbt ls` (no warehouse connection; a
+  mock profile) and caches the result until a dbt file changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pendulum
+from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+from common import DEFAULT_ARGS, WAREHOUSE_CONN_ID, WAREHOUSE_RAW
+
+DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt"
+
+
+class PostgresProfileMapping(PostgresUserPasswordProfileMapping):
+    """Cosmos' Postgres mapping, also for servers that need no password.
+
+    A local server that trusts loopback or socket connections (the embedded
+    warehouse of ``stocks-elt airflow``) has a connection without a password;
+    Cosmos' own mapping refuses such a connection.
+    """
+
+    required_fields: ClassVar[list[str]] = ["host", "user", "dbname"]
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """The dbt profile; the password comes from the environment when set."""
+        profile: dict[str, Any] = super().profile
+        if not self.get_dbt_value("password"):
+            profile["password"] = ""
+        return profile
+
+    @property
+    def mock_profile(self) -> dict[str, Any]:
+        """The profile ``dbt ls`` parses with: no connection is looked up."""
+        profile: dict[str, Any] = super().mock_profile
+        profile.setdefault("password", "mock_value")
+        return profile
+
+    @property
+    def env_vars(self) -> dict[str, str]:
+        """The password's environment variable, when there is a password."""
+        if not self.get_dbt_value("password"):
+            return {}
+        env: dict[str, str] = super().env_vars
+        return env
+
+
+dbt_run_models = DbtDag(
+    dag_id="dbt_run_models",
+    schedule=[WAREHOUSE_RAW],
+    start_date=pendulum.datetime(2024, 1, 1, tz="America/New_York"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={**DEFAULT_ARGS, "retries": 1},
+    tags=["stocks", "transform", "dbt"],
+    doc_md=__doc__,
+    project_config=ProjectConfig(DBT_PROJECT, install_dbt_deps=False),
+    profile_config=ProfileConfig(
+        profile_name="stocks_elt",
+        target_name="airflow",
+        profile_mapping=PostgresProfileMapping(
+            conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "marts"}
+        ),
+    ),
+    execution_config=ExecutionConfig(
+        execution_mode=ExecutionMode.LOCAL,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+    ),
+    render_config=RenderConfig(
+        load_method=LoadMode.DBT_LS,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        test_behavior=TestBehavior.AFTER_EACH,
+    ),
+)

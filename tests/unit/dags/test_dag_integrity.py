@@ -1,0 +1,187 @@
+"""DAG integrity: dags/ parses cleanly, fast, without I/O, into the intended shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.dags.conftest import (
+    DAG_IDS,
+    DAGS_FOLDER,
+    DBT_PROJECT,
+    ParsedDags,
+    dag_file_paths,
+    module_level_imports,
+)
+
+#: Modules a DAG file may not import at module level: the pipeline and its I/O.
+HEAVY_MODULE_PREFIXES = ("stocks_elt", "psycopg", "boto3", "botocore", "httpx")
+
+
+def _dag(parsed_dags: ParsedDags, dag_id: str) -> Any:
+    dag = parsed_dags.dagbag.dags.get(dag_id)
+    assert dag is not None, (
+        f"{dag_id} missing; parsed: {sorted(parsed_dags.dagbag.dags)}"
+    )
+    return dag
+
+
+def test_every_dag_file_parses_without_import_errors(parsed_dags: ParsedDags) -> None:
+    assert parsed_dags.dagbag.import_errors == {}
+
+
+def test_the_dags_keep_the_ids_users_know(parsed_dags: ParsedDags) -> None:
+    assert set(parsed_dags.dagbag.dags) == set(DAG_IDS)
+
+
+def test_every_dag_is_tagged_documented_and_never_runs_twice_at_once(
+    parsed_dags: ParsedDags,
+) -> None:
+    for dag_id in DAG_IDS:
+        dag = _dag(parsed_dags, dag_id)
+        assert "stocks" in dag.tags, dag_id
+        assert dag_id in (dag.doc_md or ""), dag_id
+        assert dag.max_active_runs == 1, dag_id
+        assert dag.catchup is False, dag_id
+
+
+def test_every_task_retries_with_exponential_backoff(parsed_dags: ParsedDags) -> None:
+    for dag_id in DAG_IDS:
+        for task in _dag(parsed_dags, dag_id).tasks:
+            assert task.retries >= 1, task.task_id
+            assert task.retry_exponential_backoff >= 2, task.task_id
+            assert task.retry_policy is not None, task.task_id
+
+
+@pytest.mark.parametrize("path", dag_file_paths(), ids=lambda p: p.name)
+def test_dag_files_import_the_pipeline_only_inside_tasks(path: Path) -> None:
+    heavy = {
+        name
+        for name in module_level_imports(path)
+        if name.startswith(HEAVY_MODULE_PREFIXES)
+    }
+    assert heavy == set()
+
+
+def test_common_imports_nothing_heavy_at_module_level() -> None:
+    heavy = {
+        name
+        for name in module_level_imports(DAGS_FOLDER / "common.py")
+        if name.startswith(HEAVY_MODULE_PREFIXES)
+    }
+    assert heavy == set()
+
+
+def test_parsing_opens_no_connection_and_loads_no_pipeline_stage(
+    parsed_dags: ParsedDags,
+) -> None:
+    # The fixture refuses every socket; a DAG file that connected would show up
+    # as an import error. Only the error classes the retry policy names may load.
+    assert parsed_dags.dagbag.import_errors == {}
+    loaded = {m for m in parsed_dags.new_modules if m.startswith("stocks_elt")}
+    assert loaded <= {"stocks_elt", "stocks_elt.errors"}
+
+
+def test_parsing_the_dags_again_takes_less_than_two_seconds(
+    parsed_dags: ParsedDags,
+) -> None:
+    # The DAG processor re-parses every file every 30 s; Cosmos caches its dbt ls
+    # until a file of the dbt project changes.
+    assert parsed_dags.reparse_seconds < 2
+
+
+def test_ingest_runs_on_weekdays_after_the_new_york_close(
+    parsed_dags: ParsedDags,
+) -> None:
+    timetable = _dag(parsed_dags, "ingest_stocks").timetable
+    # 18:30 New York time, Monday to Friday: after the 16:00 close.
+    assert timetable.expression == "30 18 * * 1-5"
+    assert str(timetable.timezone) == "America/New_York"
+    assert timetable.run_immediately is False  # unpausing does not start a run
+
+
+def test_ingest_maps_the_extract_over_batches_in_the_alpha_vantage_pool(
+    parsed_dags: ParsedDags,
+) -> None:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    dag = _dag(parsed_dags, "ingest_stocks")
+    extract = dag.get_task("extract_batch")
+    assert isinstance(extract, MappedOperator)
+    assert extract.pool == "alpha_vantage"
+    assert dag.get_task("plan_batches").downstream_task_ids == {"extract_batch"}
+    assert extract.downstream_task_ids == {"announce_new_objects"}
+
+
+def test_tickers_param_takes_a_list_of_symbols_or_null(
+    parsed_dags: ParsedDags,
+) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    param = _dag(parsed_dags, "ingest_stocks").params.get_param("tickers")
+    assert param.resolve(None) is None
+    assert param.resolve(["IBM", "MSFT"]) == ["IBM", "MSFT"]
+    for bad in ("IBM", [], [1]):
+        with pytest.raises(ParamValidationError):
+            param.resolve(bad)
+
+
+def test_the_assets_chain_ingest_to_load_to_dbt(
+    parsed_dags: ParsedDags, common: Any
+) -> None:
+    ingest = _dag(parsed_dags, "ingest_stocks")
+    load = _dag(parsed_dags, "load_stocks_from_minio")
+    dbt = _dag(parsed_dags, "dbt_run_models")
+
+    assert ingest.get_task("announce_new_objects").outlets == [common.LAKE_RAW]
+    assert list(load.timetable.asset_condition.objects) == [common.LAKE_RAW]
+    assert load.get_task("run_quality_gate").outlets == [common.WAREHOUSE_RAW]
+    assert list(dbt.timetable.asset_condition.objects) == [common.WAREHOUSE_RAW]
+
+
+def _dbt_models_with_tests() -> tuple[set[str], set[str]]:
+    import yaml
+
+    models = {path.stem for path in (DBT_PROJECT / "models").rglob("*.sql")}
+    tested: set[str] = set()
+    for path in (DBT_PROJECT / "models").rglob("*.yml"):
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(
+            "models", []
+        ):
+            columns = model.get("columns") or []
+            if model.get("data_tests") or any(c.get("data_tests") for c in columns):
+                tested.add(model["name"])
+    return models, tested
+
+
+def test_dbt_renders_a_run_task_per_model_and_a_test_task_per_tested_model(
+    parsed_dags: ParsedDags,
+) -> None:
+    models, tested = _dbt_models_with_tests()
+    task_ids = set(_dag(parsed_dags, "dbt_run_models").task_ids)
+
+    assert models, "no dbt model found"
+    for model in models:
+        assert {f"{model}.run", f"{model}_run"} & task_ids, model
+    for model in tested:
+        assert f"{model}.test" in task_ids, model
+
+
+def test_dbt_models_run_in_the_dependency_order_of_the_project(
+    parsed_dags: ParsedDags,
+) -> None:
+    dag = _dag(parsed_dags, "dbt_run_models")
+
+    def task(model: str) -> Any:
+        for task_id in (f"{model}.run", f"{model}_run"):
+            if task_id in dag.task_ids:
+                return dag.get_task(task_id)
+        raise AssertionError(f"no run task for {model}")
+
+    staging = task("stg_alpha_vantage__daily_prices")
+    bars = task("fct_daily_bars")
+    assert bars.task_id in {
+        t.task_id for t in staging.get_flat_relatives(upstream=False)
+    }
