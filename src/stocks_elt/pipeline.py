@@ -17,6 +17,7 @@ importing this module is cheap (Airflow parses DAG files that import it).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -56,11 +57,16 @@ def extract_batch(
     symbols: Sequence[str],
     settings: Settings | None = None,
     run_id: str | None = None,
+    as_of: date | None = None,
 ) -> ExtractResult:
-    """Fetch ``symbols`` from Alpha Vantage and land every answer in the lake."""
+    """Fetch ``symbols`` from Alpha Vantage and land every answer in the lake.
+
+    ``as_of`` is the trading date the run is for (default: today in New York); a
+    DAG passes the date of its data interval's end.
+    """
     from stocks_elt.stages.extract import extract
 
-    return extract(_settings(settings), symbols, run_id=run_id)
+    return extract(_settings(settings), symbols, run_id=run_id, as_of=as_of)
 
 
 def load_objects(
