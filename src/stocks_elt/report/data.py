@@ -293,15 +293,34 @@ def _daily_rows(conn: Connection, symbol: str, sessions: int) -> tuple[DailyRow,
         """,
         {"symbol": symbol, "sessions": sessions},
     ).fetchall()
-    return tuple(DailyRow(*_volume_as_int(row)) for row in rows)
+    return tuple(_daily_row(row) for row in rows)
 
 
-def _volume_as_int(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    volume = row[5]
-    if volume is None or isinstance(volume, int):
-        return row
-    # Adjusted volume is fractional after a split of ratio like 1.046: round it.
-    return (*row[:5], int(Decimal(volume).to_integral_value()), *row[6:])
+def _daily_row(row: tuple[Any, ...]) -> DailyRow:
+    """Build a row with Decimal numbers, whatever type each mart column has.
+
+    The marts keep adjusted prices and indicators as double precision and the
+    as-traded values as numeric; the report handles one type. Adjusted volume is
+    fractional after a split of ratio like 1.046: it is rounded to whole shares.
+    """
+    open_price, high, low, close, _, *rest = (_as_decimal(value) for value in row[1:])
+    volume = _as_decimal(row[5])
+    shares = (
+        int(volume.to_integral_value())
+        if volume is not None and volume.is_finite()
+        else None
+    )
+    return DailyRow(row[0], open_price, high, low, close, shares, *rest)
+
+
+def _as_decimal(value: object) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))  # the shortest text that reads back the same
+    if isinstance(value, int):
+        return Decimal(value)
+    raise TypeError(f"a mart column holds {type(value).__name__}, not a number")
 
 
 def _quarantined_rows(conn: Connection, symbols: Sequence[str]) -> dict[str, int]:

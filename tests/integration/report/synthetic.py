@@ -4,7 +4,8 @@ Synthetic marts for report tests, until the dbt project builds the real ones.
 Prices come from the emulator's deterministic market (as-traded bars, splits,
 dividends, backward-adjusted closes); the indicators are computed here with TA-Lib,
 whose definitions DESIGN.md names, so the values are independent of the code under
-test. The tables have the columns the marts contract lists.
+test. The tables have the columns the marts contract lists, with the types the dbt
+project gives them: numeric as traded, double precision once adjusted.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ create table marts.dim_symbols (
     status text,
     first_trade_date date,
     last_trade_date date,
-    session_count integer
+    session_count bigint
 );
 
 create table marts.fct_daily_bars (
@@ -51,13 +52,13 @@ create table marts.fct_daily_bars (
     low_price numeric(18, 4) not null,
     close_price numeric(18, 4) not null,
     volume bigint not null,
-    adjusted_open_price numeric(28, 12),
-    adjusted_high_price numeric(28, 12),
-    adjusted_low_price numeric(28, 12),
-    adjusted_close_price numeric(28, 12),
-    adjusted_volume numeric(28, 6),
-    daily_return numeric,
-    log_return numeric,
+    adjusted_open_price double precision,
+    adjusted_high_price double precision,
+    adjusted_low_price double precision,
+    adjusted_close_price double precision,
+    adjusted_volume numeric,
+    daily_return double precision,
+    log_return double precision,
     unique (symbol, trade_date)
 );
 
@@ -65,21 +66,21 @@ create table marts.fct_daily_indicators (
     daily_indicator_id text primary key,
     symbol text not null,
     trade_date date not null,
-    adjusted_close_price numeric(28, 12),
-    sma_20 numeric,
-    sma_50 numeric,
-    sma_200 numeric,
-    ema_12 numeric,
-    ema_26 numeric,
-    macd numeric,
-    macd_signal numeric,
-    macd_histogram numeric,
-    rsi_14 numeric,
-    bollinger_middle numeric,
-    bollinger_upper numeric,
-    bollinger_lower numeric,
-    volatility_20 numeric,
-    drawdown numeric,
+    adjusted_close_price double precision,
+    sma_20 double precision,
+    sma_50 double precision,
+    sma_200 double precision,
+    ema_12 double precision,
+    ema_26 double precision,
+    macd double precision,
+    macd_signal double precision,
+    macd_histogram double precision,
+    rsi_14 double precision,
+    bollinger_middle double precision,
+    bollinger_upper double precision,
+    bollinger_lower double precision,
+    volatility_20 double precision,
+    drawdown double precision,
     unique (symbol, trade_date)
 );
 """
