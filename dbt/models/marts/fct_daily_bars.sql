@@ -1,3 +1,7 @@
+-- depends_on: {{ ref('stg_alpha_vantage__daily_prices') }}
+-- depends_on: {{ ref('stg_alpha_vantage__splits') }}
+-- depends_on: {{ ref('stg_alpha_vantage__dividends') }}
+
 {{
     config(
         unique_key=['symbol', 'trade_date'],

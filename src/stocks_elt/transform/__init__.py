@@ -1,0 +1,1 @@
+"""The transform stage: the dbt project in ``dbt/``, run in-process."""

@@ -1,0 +1,100 @@
+"""
+An incremental run rewrites only what changed: the new sessions of an ordinary
+day, the whole history of a symbol with a new dividend, nothing when nothing
+changed. Rows written by a run's transaction share its xmin.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from stocks_elt.config import Settings
+from stocks_elt.emulator.calendar import nyse_sessions, session_index_on_or_after
+from stocks_elt.emulator.universe import ListedSymbol
+from stocks_elt.transform.dbt import run_dbt
+
+from .conftest import fetch_rows, load_market
+
+pytestmark = pytest.mark.integration
+
+_FIRST = session_index_on_or_after(date(2024, 3, 1))
+DAYS = nyse_sessions()[_FIRST : _FIRST + 3]
+
+UNIVERSE = (
+    ListedSymbol(
+        "AAA",
+        "Aaa Holdings",
+        ipo_date=date(2023, 1, 3),
+        splits=(),
+        dividends=((DAYS[2], Decimal("0.25")),),
+    ),
+    ListedSymbol(
+        "BBB", "Bbb Holdings", ipo_date=date(2023, 1, 3), splits=(), dividends=()
+    ),
+)
+
+
+def _rows_written_by_last_run(url: str, mart: str) -> dict[str, int]:
+    """Per symbol, the rows the latest writing transaction of ``mart`` wrote."""
+    return dict(
+        fetch_rows(
+            url,
+            f"""
+            select symbol, count(*)::int
+            from marts.{mart}
+            where xmin::text = (
+                select xmin::text from marts.{mart}
+                order by xmin::text::bigint desc limit 1
+            )
+            group by symbol
+            """,
+        )
+    )
+
+
+def _run_models(settings: Settings) -> None:
+    assert run_dbt(settings, ["run"]).success
+
+
+def test_an_ordinary_day_appends_one_session_per_symbol_and_a_dividend_rebuilds(
+    transform_settings: Settings, warehouse: str
+) -> None:
+    load_market(warehouse, UNIVERSE, DAYS[0])
+    _run_models(transform_settings)
+    history = dict(
+        fetch_rows(
+            warehouse,
+            "select symbol, count(*)::int from marts.fct_daily_bars group by 1",
+        )
+    )
+
+    load_market(warehouse, UNIVERSE, DAYS[1])
+    _run_models(transform_settings)
+    for mart in ("fct_daily_bars", "fct_daily_indicators"):
+        assert _rows_written_by_last_run(warehouse, mart) == {"AAA": 1, "BBB": 1}
+
+    load_market(warehouse, UNIVERSE, DAYS[2])  # AAA goes ex-dividend
+    _run_models(transform_settings)
+    for mart in ("fct_daily_bars", "fct_daily_indicators"):
+        assert _rows_written_by_last_run(warehouse, mart) == {
+            "AAA": history["AAA"] + 2,
+            "BBB": 1,
+        }
+
+
+def test_a_run_without_new_raw_rows_writes_nothing(
+    transform_settings: Settings, warehouse: str
+) -> None:
+    load_market(warehouse, UNIVERSE, DAYS[0])
+    _run_models(transform_settings)
+    before = fetch_rows(
+        warehouse, "select count(*), max(xmin::text) from marts.fct_daily_bars"
+    )
+    _run_models(transform_settings)
+    after = fetch_rows(
+        warehouse, "select count(*), max(xmin::text) from marts.fct_daily_bars"
+    )
+    assert after == before
