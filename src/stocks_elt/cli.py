@@ -16,6 +16,7 @@ import importlib.util
 import logging
 import os
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -94,6 +95,9 @@ def cli(verbose: int) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``stocks-elt`` script; maps errors to exit codes."""
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # platformdirs (pulled in by dbt and pgserver) warns on every import in
+    # containers and CI runners that have no XDG_RUNTIME_DIR; it is harmless.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     try:
         return cli.main(args=argv, prog_name="stocks-elt", standalone_mode=False)
     except click.exceptions.Exit as exc:

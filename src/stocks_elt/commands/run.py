@@ -118,7 +118,12 @@ def run_pipeline(
         failed = [o for o in extracted.outcomes if o.outcome == "failed"]
         summary.outcome = "failed" if failed else "success"
         if failed:
-            summary.message = "; ".join(f"{o.symbol}: {o.reason}" for o in failed)
+            summary.message = "; ".join(
+                o.reason
+                if (o.reason or "").startswith(o.symbol)
+                else f"{o.symbol}: {o.reason}"
+                for o in failed
+            )
         recorder.finish(summary.outcome, summary.message)
     return summary
 
@@ -220,7 +225,9 @@ def _emit(summary: RunSummary, as_json: bool, console: Console) -> None:
 
 
 @click.command("run")
-@click.option("--symbols", help="Comma-separated tickers (default: STOCKS_ELT_TICKERS).")
+@click.option(
+    "--symbols", help="Comma-separated tickers (default: STOCKS_ELT_TICKERS)."
+)
 @click.option(
     "--as-of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
@@ -295,9 +302,7 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
         console.print(
             f"emulator at {emulator.base_url}, today {today}; data in {data_dir}"
         )
-        summary = run_pipeline(
-            settings, chosen, console=None if as_json else console
-        )
+        summary = run_pipeline(settings, chosen, console=None if as_json else console)
     report_path = out or data_dir / "report.html"
     report_path.write_text(build_report(settings, chosen), encoding="utf-8")
     _emit(summary, as_json, Console())
