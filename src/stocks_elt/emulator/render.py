@@ -18,9 +18,10 @@ import functools
 import gzip
 import json
 import random
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -58,6 +59,7 @@ FUNCTIONS = TIME_SERIES_FUNCTIONS | {
 }
 _DELAYED_QUOTE_KEY = "Global Quote - DATA DELAYED BY 15 MINUTES"
 _NEW_YORK = ZoneInfo("America/New_York")
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass(frozen=True)
@@ -529,14 +531,9 @@ def _render_overview(
     recent = [event for event in dividends if (today - event.ex_date).days <= 366]
     dividend_per_share = sum((float(event.amount) for event in recent), 0.0)
     sector, industry = _SECTORS[int(draws[5] * len(_SECTORS))]
-    quarter_end_month = ((today.month - 1) // 3) * 3
-    latest_quarter = (
-        date(today.year - 1, 12, 31)
-        if quarter_end_month == 0
-        else date(today.year, quarter_end_month + 1, 1).replace(day=1)
-    )
-    if quarter_end_month:
-        latest_quarter = date.fromordinal(latest_quarter.toordinal() - 1)
+    # the last quarter that ended before today's quarter began
+    quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    latest_quarter = quarter_start - timedelta(days=1)
     ratings = [int(draws[6 + i] * 20) for i in range(5)]
     closes = [c / TICKS_PER_UNIT for c in history.closes]
 
@@ -667,7 +664,8 @@ def _render_symbol_search(
             "symbol,name,type,region,marketOpen,marketClose,timezone,currency,"
             "matchScore"
         )
-        filename = f"search_{keywords.replace(' ', '_')}.csv"
+        # keywords are free text: only safe characters reach the header
+        filename = f"search_{_UNSAFE_FILENAME.sub('_', keywords)}.csv"
         return Response(200, _csv(header, rows), CSV_TYPE, filename)
     names = (
         "1. symbol",

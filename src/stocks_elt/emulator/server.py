@@ -192,7 +192,18 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         if parts.path == "/query":
             params = dict(parse_qsl(parts.query, keep_blank_values=True))
-            reply = self.server.service.handle_query(params)
+            try:
+                reply = self.server.service.handle_query(params)
+            except Exception:
+                # a bug, not a simulated fault: say so loudly, without the key
+                logger.exception(
+                    "emulator failed function=%s symbol=%s",
+                    params.get("function"),
+                    params.get("symbol"),
+                )
+                page = b"<html><body><h1>500 Internal Server Error</h1></body></html>"
+                self._send(Response(500, page, "text/html"), send_body)
+                return
             if reply.latency_seconds > 0:
                 time.sleep(reply.latency_seconds)
             if reply.transport_fault == "drop":
@@ -348,6 +359,7 @@ def start_emulator(config: EmulatorConfig) -> RunningEmulator:
 
     Raises:
         FaultSpecError: ``config.faults`` does not parse.
+        ValueError: an explicit event of the universe is off its listing's sessions.
         OSError: the address cannot be bound.
     """
     service = EmulatorService(config)

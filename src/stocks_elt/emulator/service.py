@@ -36,7 +36,7 @@ from stocks_elt.emulator.faults import (
     parse_fault_spec,
 )
 from stocks_elt.emulator.limits import Limits, RateLimiter
-from stocks_elt.emulator.market import Market
+from stocks_elt.emulator.market import Market, symbol_history
 from stocks_elt.emulator.render import (
     FUNCTIONS,
     Response,
@@ -149,6 +149,8 @@ class EmulatorService:
 
     Raises:
         FaultSpecError: ``config.faults`` does not parse.
+        ValueError: an explicit split or dividend of the universe is not on a
+            session of its listing period (the message names the symbol and date).
     """
 
     def __init__(self, config: EmulatorConfig) -> None:
@@ -169,6 +171,10 @@ class EmulatorService:
         )
         self._calls: deque[CallRecord] = deque(maxlen=_CALL_LOG_SIZE)
         self._cache = _BodyCache(config.cache_bytes)
+        for listed in config.universe:
+            if listed.splits is not None or listed.dividends is not None:
+                # explicit events are checked now, not on some later request
+                symbol_history(listed, config.today, config.seed)
 
     # -- clock ----------------------------------------------------------------
 

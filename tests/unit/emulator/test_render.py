@@ -417,3 +417,28 @@ def test_render_accepts_a_custom_universe() -> None:
     # 2024-06-03 .. 2024-06-21: three weeks of five days less Juneteenth (06-19)
     assert len(series) == 14
     assert "2024-06-19" not in series
+
+
+def test_search_keywords_cannot_inject_into_the_download_name() -> None:
+    response = render_response(
+        "SYMBOL_SEARCH",
+        {"keywords": 'ib"m\r\nSet-Cookie: x', "datatype": "csv"},
+        MARKET,
+        TODAY,
+    )
+    assert response.filename == "search_ib_m__set-cookie__x.csv"
+
+
+@pytest.mark.parametrize(
+    ("today", "quarter"),
+    [
+        (date(2024, 6, 21), "2024-03-31"),
+        (date(2024, 1, 2), "2023-12-31"),
+        (date(2024, 10, 1), "2024-09-30"),
+    ],
+)
+def test_overview_latest_quarter_is_the_last_quarter_ended(
+    today: date, quarter: str
+) -> None:
+    response = render_response("OVERVIEW", {"symbol": "IBM"}, MARKET, today)
+    assert json.loads(response.body)["LatestQuarter"] == quarter

@@ -203,3 +203,13 @@ def test_same_request_same_bytes_from_a_new_service() -> None:
     first = _service().handle_query(dict(params)).response.body
     second = _service().handle_query(dict(params)).response.body
     assert first == second
+
+
+def test_a_bad_explicit_event_is_refused_when_the_service_starts() -> None:
+    from decimal import Decimal
+
+    from stocks_elt.emulator.universe import ListedSymbol
+
+    bad = ListedSymbol("BAD", "Bad Inc", dividends=((date(2020, 1, 4), Decimal(1)),))
+    with pytest.raises(ValueError, match="BAD: dividend date 2020-01-04"):
+        _service(universe=(bad,))
