@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator.market import Market
@@ -23,6 +27,7 @@ from stocks_elt.emulator.render import render_response
 from stocks_elt.emulator.universe import universe_for_symbols
 from stocks_elt.lake.base import Lake, object_key
 from stocks_elt.lake.local import LocalLake
+from stocks_elt.warehouse.migrate import migrate
 
 #: A Friday session; the emulated market is cut there.
 TODAY = date(2024, 6, 21)
@@ -212,6 +217,26 @@ def table_checksums(url: str) -> dict[str, tuple[int, str]]:
             digest = hashlib.md5(repr(rows).encode(), usedforsecurity=False)
             sums[table] = (len(rows), digest.hexdigest())
     return sums
+
+
+@contextmanager
+def fresh_warehouse(admin_url: str) -> Iterator[str]:
+    """A second migrated database for comparisons; dropped afterwards."""
+    name = f"stocks_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    try:
+        with psycopg.connect(url) as conn:
+            migrate(conn)
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(
+                    sql.Identifier(name)
+                )
+            )
 
 
 def count(url: str, query: str, params: Sequence[object] = ()) -> int:
