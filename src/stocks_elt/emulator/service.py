@@ -62,7 +62,7 @@ class CallRecord:
     """One call the emulator received on /query.
 
     Attributes:
-        at: when it arrived (UTC).
+        at: when it arrived (UTC), before any rendering or injected latency.
         key: the API key sent ("" when missing).
         function: the function parameter ("" when missing).
         symbol: the symbol parameter, if any.
@@ -233,10 +233,11 @@ class EmulatorService:
         outcome: str,
         status: int,
         latency_seconds: float = 0.0,
+        at: datetime | None = None,
     ) -> None:
-        """Append one call to the log."""
+        """Append one call to the log (``at``: its arrival; default now)."""
         record = CallRecord(
-            at=datetime.now(UTC),
+            at=at or datetime.now(UTC),
             key=params.get("apikey", ""),
             function=params.get("function", ""),
             symbol=params.get("symbol"),
@@ -266,10 +267,11 @@ class EmulatorService:
         Returns:
             The response, a socket-level fault to apply, and a delay.
         """
+        arrived = datetime.now(UTC)
         key = params.get("apikey", "")
         if not key:
             response = json_message("Error Message", notices.MISSING_KEY, "missing_key")
-            self.record(params, response.outcome, response.status)
+            self.record(params, response.outcome, response.status, at=arrived)
             return Reply(response)
         function = params.get("function", "")
         symbol = params.get("symbol")
@@ -285,7 +287,9 @@ class EmulatorService:
             response = self._answer(params, key, function, today, is_premium, limit)
             reply = Reply(response, None, decision.latency_seconds)
         status = 0 if reply.transport_fault == "drop" else reply.response.status
-        self.record(params, reply.response.outcome, status, decision.latency_seconds)
+        self.record(
+            params, reply.response.outcome, status, decision.latency_seconds, arrived
+        )
         return reply
 
     def _answer(

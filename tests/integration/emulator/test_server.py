@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -320,8 +320,11 @@ def test_latency_delays_the_answer(emulator: RunningEmulator) -> None:
     started = time.monotonic()
     response = _get(emulator, function="SPLITS", symbol="IBM", apikey="k")
     assert time.monotonic() - started >= 0.3
+    answered_at = datetime.now(UTC)
     assert response.json()["symbol"] == "IBM"
-    assert emulator.calls()[0].latency_ms == 300
+    record = emulator.calls()[0]
+    assert record.latency_ms == 300
+    assert (answered_at - record.at).total_seconds() >= 0.3  # stamped on arrival
 
 
 def test_faults_can_be_set_through_the_admin_endpoint(
