@@ -32,6 +32,7 @@ from __future__ import annotations
 import bisect
 import functools
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -132,12 +133,15 @@ _calendar_lock = threading.Lock()
 
 @functools.lru_cache(maxsize=4)
 def _sessions_between_years(first_year: int, last_year: int) -> tuple[date, ...]:
-    import exchange_calendars
+    with warnings.catch_warnings():
+        # exchange_calendars trips pandas deprecations of its own; not ours to fix.
+        warnings.simplefilter("ignore")
+        import exchange_calendars
 
-    calendar = exchange_calendars.get_calendar(
-        "XNYS", start=f"{first_year}-01-01", end=f"{last_year}-12-31"
-    )
-    return tuple(stamp.date() for stamp in calendar.sessions)
+        calendar = exchange_calendars.get_calendar(
+            "XNYS", start=f"{first_year}-01-01", end=f"{last_year}-12-31"
+        )
+        return tuple(stamp.date() for stamp in calendar.sessions)
 
 
 def xnys_sessions(start: date, end: date) -> list[date]:

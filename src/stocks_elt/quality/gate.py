@@ -188,7 +188,7 @@ def check_warehouse(
         for check in CHECKS:
             check_started = time.perf_counter()
             findings = check.run(conn, scope)
-            summary = _summarize(check, findings)
+            summary = summarize_findings(check, findings)
             summaries.append(summary)
             records.extend(_records(record_run, check, summary, findings))
             log = logger.warning if summary.status != PASS else logger.info
@@ -300,7 +300,8 @@ def _fill_scope(
     return CheckScope(run_id, symbols, bounds[0], bounds[1])
 
 
-def _summarize(check: Check, findings: list[Finding]) -> CheckSummary:
+def summarize_findings(check: Check, findings: list[Finding]) -> CheckSummary:
+    """Fold one check's findings into its summary (status, total, symbols)."""
     if not findings:
         return CheckSummary(
             check.name, check.severity, PASS, 0.0, float(check.threshold), (), ""
