@@ -564,14 +564,20 @@ def _price(value: Decimal | None) -> str:
 
 def _number(value: Decimal | None, digits: int) -> str:
     value = _finite(value)
-    return _NA if value is None else f"{value:,.{digits}f}"
+    if value is None:
+        return _NA
+    text = f"{value:,.{digits}f}"
+    return text.removeprefix("-") if set(text) <= set("-0.,") else text  # no "-0.000"
 
 
 def _percent(value: Decimal | None, *, signed: bool = True) -> str:
     value = _finite(value)
     if value is None:
         return _NA
-    return f"{value * 100:+.2f}%" if signed else f"{value * 100:.2f}%"
+    percent = value * 100
+    if percent.quantize(Decimal("0.01")) == 0:
+        percent = Decimal(0)  # no "-0.00%"
+    return f"{percent:+.2f}%" if signed else f"{percent:.2f}%"
 
 
 def _decimal(value: Decimal | None) -> str:

@@ -156,10 +156,11 @@
 
   function formatNumber(value, digits) {
     if (value === null || value === undefined) return "–";
-    return value.toLocaleString("en-US", {
+    const text = value.toLocaleString("en-US", {
       minimumFractionDigits: digits,
       maximumFractionDigits: digits,
     });
+    return /^-[0.,]+$/.test(text) ? text.slice(1) : text; // no "-0.000"
   }
 
   function formatVolume(value) {

@@ -279,3 +279,19 @@ def test_policy_allows_exactly_the_inline_scripts_of_the_page() -> None:
 def test_a_script_that_could_break_out_is_not_inlined(marker: str) -> None:
     with pytest.raises(ValueError, match="cannot be inlined"):
         _inline_script(f"var s = '{marker}';", "evil.js")
+
+
+def test_values_that_round_to_zero_carry_no_minus_sign() -> None:
+    row = _row(
+        date(2025, 6, 30),
+        "10",
+        macd="-0.0004",
+        macd_signal="-0.0006",
+        daily_return="-0.00001",
+    )
+
+    page = render_report(_data(_section("IBM", (row,))))
+
+    assert "<th>MACD</th><td>0.000</td>" in page
+    assert "<th>MACD signal</th><td>-0.001</td>" in page
+    assert "<th>Daily return</th><td>+0.00%</td>" in page
