@@ -326,7 +326,8 @@ def extract(
         run = _Run(settings, client, lake, state, last_session)
         outcomes = run.fetch_prices(ordered, progress)
         outcomes = run.fetch_overviews(outcomes)
-        run.fetch_listing(as_of)
+        if any(item.outcome in ("fetched", "unchanged") for item in outcomes):
+            run.fetch_listing()
         calls = client.calls_made
     result = ExtractResult(
         run_id=run_id,
@@ -694,7 +695,7 @@ class _Run:
             logger.warning("overview skipped symbol=%s reason=%s", symbol, exc)
         return symbol, work.keys[0] if work.keys else None
 
-    def fetch_listing(self, as_of: date) -> None:
+    def fetch_listing(self) -> None:
         if self.quota_spent.is_set() or self.client.key_refusal:
             return
         newest = self._newest_object("LISTING_STATUS", None)
