@@ -118,11 +118,10 @@ def run_pipeline(
         failed = [o for o in extracted.outcomes if o.outcome == "failed"]
         summary.outcome = "failed" if failed else "success"
         if failed:
+            reasons = [o.reason or "no reason given" for o in failed]
             summary.message = "; ".join(
-                o.reason
-                if (o.reason or "").startswith(o.symbol)
-                else f"{o.symbol}: {o.reason}"
-                for o in failed
+                reason if reason.startswith(o.symbol) else f"{o.symbol}: {reason}"
+                for o, reason in zip(failed, reasons, strict=True)
             )
         recorder.finish(summary.outcome, summary.message)
     return summary
