@@ -3,7 +3,7 @@ The report opened in headless Chromium, as a person would open the file.
 
 Skipped when no Chromium binary is on PATH (Debian: ``apt-get install chromium``;
 ``STOCKS_ELT_CHROMIUM`` names another). Set ``STOCKS_ELT_REPORT_SCREENSHOT`` to a
-path to keep the screenshot of the demo-like report (docs/report.png is made so).
+path to keep the screenshot of the demo-like report.
 """
 
 from __future__ import annotations
