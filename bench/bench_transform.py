@@ -1,0 +1,318 @@
+"""
+Benchmark of the transform: full build, one incremental day, and a hand-written
+baseline.
+
+Builds a fresh database with ``--symbols`` symbols x ``--years`` years of the
+emulator's deterministic market (about 3.15 million sessions for 500 x 25),
+bulk-COPYs them into the raw tables, then measures:
+
+* ``incremental_day_run``: ``dbt run`` after one new session per symbol, against
+  the full ``dbt run`` (target: ratio <= 0.1);
+* ``incremental_day_build``: the same with ``dbt build`` (models and tests);
+* ``full_run_vs_handwritten``: the full ``dbt run`` against one hand-written SQL
+  statement computing the same adjusted closes and indicators over the same rows
+  (target: ratio <= 2).
+
+Prints ``case  baseline_s  candidate_s  ratio``. Heavy: run it under the shared
+lock, ``flock /tmp/stocks-elt-heavy.lock uv run python bench/bench_transform.py``.
+Not collected by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from stocks_elt.config import Settings
+from stocks_elt.emulator.calendar import nyse_sessions, session_index_on_or_before
+from stocks_elt.emulator.market import symbol_history
+from stocks_elt.emulator.universe import ListedSymbol
+from stocks_elt.transform.dbt import run_dbt
+from stocks_elt.warehouse.migrate import migrate
+
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+LAST_DAY = date(2024, 10, 31)
+
+HANDWRITTEN = """
+create table public.handwritten_indicators as
+with
+actions as (
+    select symbol, effective_date as action_date, 1 as event_order,
+        1.0::float8 / split_factor::float8 as price_factor
+    from raw.splits
+    union all
+    select d.symbol, d.ex_dividend_date, 2,
+        1.0::float8 - d.amount::float8 / reference.close::float8
+    from raw.dividends as d
+    cross join lateral (
+        select p.close from raw.daily_prices as p
+        where p.symbol = d.symbol and p.trade_date < d.ex_dividend_date
+        order by p.trade_date desc limit 1
+    ) as reference
+),
+events as (
+    select symbol, trade_date as event_date, 0 as event_order, close,
+        null::float8 as price_factor
+    from raw.daily_prices
+    union all
+    select symbol, action_date, event_order, null, price_factor from actions
+),
+factored as (
+    select symbol, event_date, event_order,
+        close::float8 * intermediate.float8_product(price_factor) over (
+            partition by symbol order by event_date desc, event_order
+            rows between unbounded preceding and current row
+        ) as c
+    from events
+),
+prices as (
+    select symbol, event_date as trade_date, c,
+        row_number() over (partition by symbol order by event_date) as n,
+        ln(c / lag(c) over (partition by symbol order by event_date)) as r
+    from factored where event_order = 0
+),
+windowed as (
+    select symbol, trade_date, n, c,
+        case when n >= 20 then avg(c::numeric) over w20 end as sma_20,
+        case when n >= 50 then avg(c::numeric) over w50 end as sma_50,
+        case when n >= 200 then avg(c::numeric) over w200 end as sma_200,
+        case when n >= 20 then stddev_pop(c::numeric) over w20 end as sd_20,
+        case when n >= 21 then stddev_samp(r::numeric) over w20 end as vol_20,
+        (intermediate.ta_ema(c, 12, null) over w)[3] as ema_12,
+        (intermediate.ta_ema(c, 26, null) over w)[3] as ema_26,
+        (intermediate.ta_ema(c, 12, null) filter (where n >= 15) over w)[3]
+            as fast,
+        intermediate.ta_wilder(c, 14, null, null) over w as rsi_state,
+        max(c) over w as peak
+    from prices
+    window w as (partition by symbol order by n
+            rows between unbounded preceding and current row),
+        w20 as (partition by symbol order by n rows 19 preceding),
+        w50 as (partition by symbol order by n rows 49 preceding),
+        w200 as (partition by symbol order by n rows 199 preceding)
+),
+signalled as (
+    select *, (intermediate.ta_ema(fast - ema_26, 9, null) over (
+        partition by symbol order by n
+        rows between unbounded preceding and current row))[3] as signal
+    from windowed
+)
+select symbol, trade_date, c as adjusted_close_price,
+    sma_20::float8, sma_50::float8, sma_200::float8, ema_12, ema_26,
+    case when signal is not null then fast - ema_26 end as macd, signal,
+    case when signal is not null then fast - ema_26 - signal end as histogram,
+    intermediate.ta_rsi(rsi_state, 14) as rsi_14,
+    sma_20::float8 + 2 * sd_20::float8 as bollinger_upper,
+    sma_20::float8 - 2 * sd_20::float8 as bollinger_lower,
+    sqrt(252.0::float8) * vol_20::float8 as volatility_20,
+    c / peak - 1 as drawdown
+from signalled
+"""
+
+
+def _server_url() -> str:
+    url = os.environ.get("STOCKS_ELT_TEST_POSTGRES_URL", DEFAULT_SERVER_URL)
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return url
+    except psycopg.OperationalError:
+        import pgserver
+
+        folder = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        server = pgserver.get_server(folder / "pgdata", cleanup_mode="stop")
+        return str(server.get_uri())
+
+
+@contextmanager
+def _fresh_database(admin_url: str, keep: bool) -> Iterator[str]:
+    name = f"bench_transform_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    try:
+        yield url
+    finally:
+        if keep:
+            print(f"kept database {name}", file=sys.stderr)
+        else:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("drop database if exists {} with (force)").format(
+                        sql.Identifier(name)
+                    )
+                )
+
+
+def _universe(count: int, years: int) -> tuple[ListedSymbol, ...]:
+    ipo = date(LAST_DAY.year - years, LAST_DAY.month, LAST_DAY.day)
+    return tuple(
+        ListedSymbol(symbol=f"B{index:04d}", name=f"Bench {index}", ipo_date=ipo)
+        for index in range(count)
+    )
+
+
+def _load(url: str, universe: tuple[ListedSymbol, ...], today: date) -> int:
+    """COPY every symbol's sessions, splits and dividends as of ``today``."""
+    rows = 0
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
+        for listed in universe:
+            history = symbol_history(listed, today)
+            with cursor.copy(
+                "copy raw.daily_prices (symbol, trade_date, open, high, low,"
+                " close, volume, source_object) from stdin"
+            ) as copy:
+                for bar in history.bars:
+                    copy.write_row(
+                        (
+                            listed.symbol,
+                            bar.trade_date,
+                            bar.open,
+                            bar.high,
+                            bar.low,
+                            bar.close,
+                            bar.volume,
+                            "bench",
+                        )
+                    )
+            rows += len(history.bars)
+            with cursor.copy(
+                "copy raw.splits (symbol, effective_date, split_factor,"
+                " source_object) from stdin"
+            ) as copy:
+                for split in history.splits:
+                    copy.write_row(
+                        (listed.symbol, split.effective_date, split.ratio, "bench")
+                    )
+            with cursor.copy(
+                "copy raw.dividends (symbol, ex_dividend_date, amount,"
+                " source_object) from stdin"
+            ) as copy:
+                for dividend in history.dividends:
+                    copy.write_row(
+                        (listed.symbol, dividend.ex_date, dividend.amount, "bench")
+                    )
+        conn.execute("analyze")
+    return rows
+
+
+def _load_next_session(url: str, universe: tuple[ListedSymbol, ...], day: date) -> int:
+    """Insert the session ``day`` of every symbol, and its split or dividend."""
+    rows = 0
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
+        for listed in universe:
+            history = symbol_history(listed, day)
+            bar = history.bars[-1]
+            if bar.trade_date != day:
+                continue
+            cursor.execute(
+                "insert into raw.daily_prices (symbol, trade_date, open, high, low,"
+                " close, volume, source_object) values (%s,%s,%s,%s,%s,%s,%s,%s)",
+                (
+                    listed.symbol,
+                    day,
+                    bar.open,
+                    bar.high,
+                    bar.low,
+                    bar.close,
+                    bar.volume,
+                    "bench",
+                ),
+            )
+            rows += 1
+            for split in history.splits:
+                if split.effective_date == day:
+                    cursor.execute(
+                        "insert into raw.splits (symbol, effective_date,"
+                        " split_factor, source_object) values (%s, %s, %s, %s)",
+                        (listed.symbol, day, split.ratio, "bench"),
+                    )
+            for dividend in history.dividends:
+                if dividend.ex_date == day:
+                    cursor.execute(
+                        "insert into raw.dividends (symbol, ex_dividend_date,"
+                        " amount, source_object) values (%s, %s, %s, %s)",
+                        (listed.symbol, day, dividend.amount, "bench"),
+                    )
+    return rows
+
+
+def _timed_dbt(settings: Settings, args: list[str]) -> float:
+    started = time.perf_counter()
+    outcome = run_dbt(settings, args)
+    elapsed = time.perf_counter() - started
+    if not outcome.success:
+        raise SystemExit(f"dbt {' '.join(args)} failed: {outcome.exception}")
+    return elapsed
+
+
+def _row(case: str, baseline: float, candidate: float) -> None:
+    print(f"{case:<28}{baseline:>12.2f}{candidate:>13.2f}{candidate / baseline:>8.3f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print one row per case."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--years", type=int, default=25)
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--skip-build", action="store_true", help="skip the dbt build (tests) cases"
+    )
+    options = parser.parse_args(argv)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+    sessions = nyse_sessions()
+    last = session_index_on_or_before(LAST_DAY)
+    day_before, new_day = sessions[last - 1], sessions[last]
+    universe = _universe(options.symbols, options.years)
+    with _fresh_database(_server_url(), options.keep) as url:
+        with psycopg.connect(url) as conn:
+            migrate(conn)
+        started = time.perf_counter()
+        rows = _load(url, universe, day_before)
+        print(
+            f"# {options.symbols} symbols x {options.years} years: {rows} sessions"
+            f" loaded in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
+        data_dir = Path(tempfile.mkdtemp(prefix="bench-transform-"))
+        settings = Settings(warehouse_url=url, data_dir=data_dir)
+        _timed_dbt(settings, ["parse"])  # parsing is not part of either case
+
+        full_run = _timed_dbt(settings, ["run", "--full-refresh"])
+        with psycopg.connect(url) as conn:
+            started = time.perf_counter()
+            conn.execute(HANDWRITTEN)
+            handwritten = time.perf_counter() - started
+        full_build = (
+            None
+            if options.skip_build
+            else _timed_dbt(settings, ["build", "--full-refresh"])
+        )
+        new_rows = _load_next_session(url, universe, new_day)
+        incremental_run = _timed_dbt(settings, ["run"])
+        print(f"# one new session: {new_rows} rows", file=sys.stderr)
+
+        print(f"{'case':<28}{'baseline_s':>12}{'candidate_s':>13}{'ratio':>8}")
+        _row("incremental_day_run", full_run, incremental_run)
+        if full_build is not None:
+            _load_next_session(url, universe, sessions[last + 1])
+            incremental_build = _timed_dbt(settings, ["build"])
+            _row("incremental_day_build", full_build, incremental_build)
+        _row("full_run_vs_handwritten", handwritten, full_run)
+
+
+if __name__ == "__main__":
+    main()
