@@ -35,7 +35,7 @@ DEFAULT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt"
 
 _MODEL = "model"
 _TESTS = frozenset({"test", "unit_test"})
-_FAILED = frozenset({"error", "fail", "runtime error"})
+_FAILED = frozenset({"error", "fail"})
 _LOCK = threading.Lock()
 
 
