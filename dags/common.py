@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
+import pendulum
 from airflow.sdk import Asset
 from airflow.sdk.definitions.retry_policy import (
     ExceptionRetryPolicy,
@@ -36,6 +37,8 @@ LAKE_RAW = Asset(uri="s3://stocks-lake/raw/alpha_vantage")
 
 #: raw.* tables in the warehouse, loaded and past the quality gate.
 WAREHOUSE_RAW = Asset("warehouse_raw_daily_prices")
+
+NEW_YORK = "America/New_York"
 
 #: Airflow connection ids (``AIRFLOW_CONN_<ID>`` in the environment works too).
 LAKE_CONN_ID = "stocks_lake"
@@ -176,6 +179,16 @@ def _asset_uri(asset: Any) -> str | None:
     if uri is None and isinstance(asset, str):
         return asset
     return uri
+
+
+def trading_date(dag_run: Any) -> date:
+    """Return the New York date a DAG run is for: its data interval's end.
+
+    A scheduled run at 18:30 New York time is for that day's session; a manual run
+    without a logical date is for the day it was triggered.
+    """
+    moment = getattr(dag_run, "data_interval_end", None) or dag_run.run_after
+    return pendulum.instance(moment).in_timezone(NEW_YORK).date()
 
 
 def settings_overrides(

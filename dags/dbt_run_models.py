@@ -18,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-import pendulum
 from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
@@ -65,7 +64,6 @@ class PostgresProfileMapping(PostgresUserPasswordProfileMapping):
 dbt_run_models = DbtDag(
     dag_id="dbt_run_models",
     schedule=[WAREHOUSE_RAW],
-    start_date=pendulum.datetime(2024, 1, 1, tz="America/New_York"),
     catchup=False,
     max_active_runs=1,
     default_args={**DEFAULT_ARGS, "retries": 1},
@@ -87,5 +85,8 @@ dbt_run_models = DbtDag(
         load_method=LoadMode.DBT_LS,
         invocation_mode=InvocationMode.DBT_RUNNER,
         test_behavior=TestBehavior.AFTER_EACH,
+        # A test on two models (relationships to dim_symbols) runs once both
+        # are built, in a task of its own, as `dbt build` orders it.
+        should_detach_multiple_parents_tests=True,
     ),
 )

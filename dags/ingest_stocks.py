@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from common import ALPHA_VANTAGE_POOL, DEFAULT_ARGS, LAKE_RAW
@@ -33,8 +32,11 @@ logger = logging.getLogger(__name__)
 
 @dag(
     dag_id="ingest_stocks",
-    schedule=CronTriggerTimetable("30 18 * * 1-5", timezone="America/New_York"),
-    start_date=pendulum.datetime(2024, 1, 1, tz="America/New_York"),
+    # No start_date: a new or unpaused deployment waits for the next 18:30 instead
+    # of starting a surprise run for the last one it missed.
+    schedule=CronTriggerTimetable(
+        "30 18 * * 1-5", timezone="America/New_York", run_immediately=False
+    ),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
@@ -73,13 +75,14 @@ def ingest_stocks() -> None:
 
     @task(pool=ALPHA_VANTAGE_POOL)
     def extract_batch(
-        symbols: list[str], *, run_id: str | None = None
+        symbols: list[str], *, run_id: str | None = None, dag_run: Any = None
     ) -> dict[str, Any]:
         """Fetch one batch into the lake; return its new keys and deferred symbols."""
-        from common import task_settings
+        from common import task_settings, trading_date
         from stocks_elt import pipeline
 
-        result = pipeline.extract_batch(symbols, task_settings(), run_id)
+        as_of = trading_date(dag_run)
+        result = pipeline.extract_batch(symbols, task_settings(), run_id, as_of)
         outcomes: dict[str, int] = {}
         for item in result.outcomes:
             outcomes[item.outcome] = outcomes.get(item.outcome, 0) + 1

@@ -10,7 +10,8 @@ tables, then runs the data-quality gate.
   load ledger has not seen; a manual run (no event) loads everything not yet loaded.
 * **Quality gate:** a blocking check failure fails `run_quality_gate` with the
   gate's message, without retries, and nothing downstream runs.
-* **Emits** `warehouse_raw_daily_prices`, which `dbt_run_models` is scheduled on.
+* **Emits** `warehouse_raw_daily_prices`, which `dbt_run_models` is scheduled on,
+  unless nothing new was loaded (the gate task is then skipped).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pendulum
 from airflow.sdk import dag, task
 
 from common import DEFAULT_ARGS, LAKE_RAW, WAREHOUSE_RAW
@@ -29,7 +29,6 @@ logger = logging.getLogger(__name__)
 @dag(
     dag_id="load_stocks_from_minio",
     schedule=[LAKE_RAW],
-    start_date=pendulum.datetime(2024, 1, 1, tz="America/New_York"),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
@@ -44,26 +43,14 @@ def load_stocks_from_minio() -> None:
         """Load the announced objects (and any the ledger missed) into raw.*."""
         from common import objects_from_events, task_settings
         from stocks_elt import pipeline
-        from stocks_elt.lake.base import parse_object_key
 
         keys = objects_from_events(triggering_asset_events, LAKE_RAW)
         logger.info(
             "loading announced=%s",
-            "all unloaded" if keys is None else f"{len(keys)} objects",
+            "none: every object not yet loaded" if keys is None else len(keys),
         )
         result = pipeline.load_objects(keys, task_settings(), run_id)
-        symbols = sorted(
-            {
-                symbol
-                for key in keys or ()
-                if (symbol := parse_object_key(key).get("symbol", "_ALL")) != "_ALL"
-            }
-        )
-        return {
-            "announced": None if keys is None else len(keys),
-            "symbols": symbols,
-            "load": result.as_dict(),
-        }
+        return result.as_dict()
 
     @task(outlets=[WAREHOUSE_RAW])
     def run_quality_gate(
@@ -72,18 +59,28 @@ def load_stocks_from_minio() -> None:
         outlet_events: Any = None,
         run_id: str | None = None,
     ) -> dict[str, Any]:
-        """Check the raw tables; a blocking failure fails this task (no retry)."""
+        """Check what this run loaded; a blocking failure fails the task at once."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from common import task_settings
         from stocks_elt import pipeline
 
-        symbols = loaded["symbols"] or None
-        result = pipeline.run_quality_gate(task_settings(), run_id, symbols)
-        summary = result.as_dict()
+        if not loaded["objects_loaded"]:
+            raise AirflowSkipException("no object loaded; nothing to check or build")
+        # The gate reads this run's objects from the load ledger (same run id).
+        result = pipeline.run_quality_gate(task_settings(), run_id)
+        logger.info(
+            "quality gate passed=%d warned=%d failed=%d",
+            result.passed,
+            result.warned,
+            result.failed,
+        )
         outlet_events[WAREHOUSE_RAW].extra = {
             "source_run_id": run_id,
-            "symbols": symbols,
+            "objects_loaded": loaded["objects_loaded"],
+            "symbols": loaded["symbols"],
         }
-        return summary
+        return result.as_dict()
 
     run_quality_gate(load_new_objects())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -285,3 +286,32 @@ def test_transient_failures_keep_the_retries_with_backoff(
     assert decision.action == RetryAction.DEFAULT
     assert common.DEFAULT_ARGS["retries"] >= 1
     assert common.DEFAULT_ARGS["retry_exponential_backoff"] >= 2
+
+
+@dataclass
+class FakeDagRun:
+    """The two moments a DAG run carries."""
+
+    run_after: datetime
+    data_interval_end: datetime | None = None
+
+
+def test_a_scheduled_run_is_for_the_new_york_day_of_its_interval_end(
+    common: Any,
+) -> None:
+    # 02:00 UTC on Saturday is 22:00 on Friday in New York (EDT, UTC-4).
+    run = FakeDagRun(
+        run_after=datetime(2024, 6, 22, 2, 0, tzinfo=UTC),
+        data_interval_end=datetime(2024, 6, 22, 2, 0, tzinfo=UTC),
+    )
+
+    assert common.trading_date(run) == date(2024, 6, 21)
+
+
+def test_a_manual_run_without_logical_date_is_for_the_day_it_was_triggered(
+    common: Any,
+) -> None:
+    run = FakeDagRun(run_after=datetime(2024, 12, 2, 3, 30, tzinfo=UTC))
+
+    # 03:30 UTC in December is 22:30 the day before in New York (EST, UTC-5).
+    assert common.trading_date(run) == date(2024, 12, 1)

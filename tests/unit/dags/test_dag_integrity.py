@@ -99,7 +99,9 @@ def test_ingest_runs_on_weekdays_after_the_new_york_close(
     # 18:30 New York time, Monday to Friday: after the 16:00 close.
     assert timetable.expression == "30 18 * * 1-5"
     assert str(timetable.timezone) == "America/New_York"
-    assert timetable.run_immediately is False  # unpausing does not start a run
+    # Unpausing or deploying waits for the next 18:30: no surprise catch-up run.
+    assert timetable.run_immediately is False
+    assert _dag(parsed_dags, "ingest_stocks").start_date is None
 
 
 def test_ingest_maps_the_extract_over_batches_in_the_alpha_vantage_pool(

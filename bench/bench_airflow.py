@@ -1,0 +1,197 @@
+"""
+Benchmark: the pipeline through Airflow against ``stocks-elt run`` in-process.
+
+Both sides extract ``--tickers`` synthetic symbols (full history, 25 years each)
+from the same emulator, land them in a lake folder of their own and build a
+warehouse database of their own on the local Postgres:
+
+* baseline: ``stocks_elt.commands.run.run_pipeline`` (extract, load, quality gate,
+  dbt build) in this process;
+* candidate: a local Airflow 3 (``stocks-elt airflow``, LocalExecutor, Postgres
+  metadata database) running ingest_stocks -> load_stocks_from_minio ->
+  dbt_run_models, timed from the REST trigger until the dbt run finished. Airflow's
+  start-up is printed separately and not counted.
+
+Both warehouses must end with the same rows in ``marts.fct_daily_bars``. Target:
+ratio (candidate / baseline) at most 2.
+
+    flock /tmp/stocks-elt-heavy.lock uv run python bench/bench_airflow.py
+
+Prints ``case  baseline_s  candidate_s  ratio``, then each DAG run's duration.
+Not collected by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from stocks_elt.commands.airflow import LocalAirflow
+from stocks_elt.commands.run import run_pipeline
+from stocks_elt.config import Settings, load_settings
+from stocks_elt.emulator import EmulatorConfig, start_emulator
+from stocks_elt.emulator.universe import synthetic_universe
+from stocks_elt.warehouse.migrate import migrate
+
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TODAY = date(2024, 6, 21)  # a Friday session
+PREMIUM_KEY = "bench-premium-key"
+CHAIN = ("ingest_stocks", "load_stocks_from_minio", "dbt_run_models")
+TARGET_RATIO = 2.0
+
+
+@contextmanager
+def _database(admin_url: str, prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(
+                    sql.Identifier(name)
+                )
+            )
+
+
+def _settings(
+    base_url: str, data_dir: Path, warehouse: str, tickers: list[str]
+) -> Settings:
+    return load_settings(
+        alpha_vantage_api_key=PREMIUM_KEY,
+        alpha_vantage_base_url=base_url,
+        alpha_vantage_is_premium=True,
+        alpha_vantage_calls_per_second=200,
+        alpha_vantage_daily_quota=0,
+        extract_concurrency=4,
+        batch_size=20,
+        tickers=tickers,
+        data_dir=data_dir,
+        lake_url=None,
+        warehouse_url=warehouse,
+        airflow_user="bench",
+        airflow_password="bench-airflow-pass-4821",  # noqa: S106 - a throwaway login
+    )
+
+
+def _fact_rows(warehouse: str) -> int:
+    with psycopg.connect(warehouse) as conn:
+        row = conn.execute("select count(*) from marts.fct_daily_bars").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _run_baseline(settings: Settings, tickers: list[str]) -> float:
+    started = time.perf_counter()
+    summary = run_pipeline(settings, tickers, as_of=TODAY)
+    elapsed = time.perf_counter() - started
+    if summary.outcome != "success":
+        raise SystemExit(f"baseline run failed: {summary.message}")
+    return elapsed
+
+
+def _run_airflow(
+    settings: Settings, tickers: list[str], metadata_url: str
+) -> tuple[float, float, dict[str, float]]:
+    airflow = LocalAirflow(
+        settings,
+        port=18080,
+        log_server_ports=(18793, 18794),
+        stop_timeout=15.0,
+        extra_env={"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url},
+    )
+    started = time.perf_counter()
+    with airflow:
+        airflow.wait_for_dags()
+        startup = time.perf_counter() - started
+        logical = datetime(TODAY.year, TODAY.month, TODAY.day, 22, 30, tzinfo=UTC)
+        started = time.perf_counter()
+        run_ids = {
+            "ingest_stocks": airflow.trigger_dag(
+                "ingest_stocks", {"tickers": tickers}, logical_date=logical
+            )
+        }
+        runs: dict[str, float] = {}
+        for dag_id in CHAIN:
+            while dag_id not in run_ids:
+                found = airflow.dag_runs(dag_id)
+                if found:
+                    run_ids[dag_id] = found[-1]["dag_run_id"]
+                else:
+                    time.sleep(0.5)
+            run = airflow.wait_for_dag_run(dag_id, run_ids[dag_id], timeout=1800)
+            if run["state"] != "success":
+                raise SystemExit(f"{dag_id} {run_ids[dag_id]} ended {run['state']}")
+            runs[dag_id] = _seconds(run["start_date"], run["end_date"])
+        elapsed = time.perf_counter() - started
+    return startup, elapsed, runs
+
+
+def _seconds(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def main() -> int:
+    """Run both sides once and print the comparison; 1 if the target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tickers", type=int, default=100)
+    args = parser.parse_args()
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    admin_url = os.environ.get("STOCKS_ELT_TEST_POSTGRES_URL", DEFAULT_SERVER_URL)
+    universe = synthetic_universe(args.tickers)
+    tickers = [listed.symbol for listed in universe]
+    config = EmulatorConfig(
+        today=TODAY, universe=universe, premium_keys=frozenset({PREMIUM_KEY})
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-airflow-") as tmp,
+        start_emulator(config) as emulator,
+        _database(admin_url, "bench_run") as run_db,
+        _database(admin_url, "bench_airflow") as airflow_db,
+        _database(admin_url, "bench_airflow_meta") as metadata_db,
+    ):
+        for warehouse in (run_db, airflow_db):
+            with psycopg.connect(warehouse) as conn:
+                migrate(conn)
+        baseline_settings = _settings(
+            emulator.base_url, Path(tmp) / "run", run_db, tickers
+        )
+        airflow_settings = _settings(
+            emulator.base_url, Path(tmp) / "airflow", airflow_db, tickers
+        )
+        baseline = _run_baseline(baseline_settings, tickers)
+        metadata_url = metadata_db.replace("postgresql://", "postgresql+psycopg2://", 1)
+        startup, candidate, runs = _run_airflow(airflow_settings, tickers, metadata_url)
+        rows = _fact_rows(run_db), _fact_rows(airflow_db)
+    if rows[0] != rows[1]:
+        print(f"marts differ: run {rows[0]} rows, airflow {rows[1]} rows")
+        return 1
+    ratio = candidate / baseline
+    print(f"{'case':36} {'baseline_s':>10} {'candidate_s':>11} {'ratio':>6}")
+    print(
+        f"{f'{args.tickers} tickers end to end':36} {baseline:10.1f} "
+        f"{candidate:11.1f} {ratio:6.2f}"
+    )
+    print(f"marts.fct_daily_bars rows: {rows[0]} on both sides")
+    print(f"airflow start-up (not counted): {startup:.1f} s")
+    for dag_id, seconds in runs.items():
+        print(f"  {dag_id:28} {seconds:6.1f} s")
+    return 0 if ratio <= TARGET_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

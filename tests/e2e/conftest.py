@@ -1,0 +1,70 @@
+"""
+End-to-end fixtures: a real Airflow 3 (four processes, LocalExecutor) with the
+project's DAGs, its metadata in a Postgres database of its own, wired to the
+emulator, a moto S3 server and a migrated warehouse database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from stocks_elt.commands.airflow import LocalAirflow
+from stocks_elt.config import Settings
+from stocks_elt.warehouse.connection import connection_parameters
+from tests.fixtures.s3 import free_port
+
+#: The login the tests use; not "postgres" or "admin", which the secrets masker
+#: would then hide everywhere in task logs.
+AIRFLOW_PASSWORD = "e2e-airflow-pass-7351"
+
+
+@pytest.fixture
+def airflow_metadata_url(postgres_admin_url: str) -> Iterator[str]:
+    """A SQLAlchemy URL of a new Postgres database for Airflow; dropped afterwards."""
+    name = f"airflow_e2e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    params = connection_parameters(postgres_admin_url)
+    password = f":{params['password']}" if params["password"] else ""
+    host = str(params["host"])
+    if host.startswith("/"):  # the embedded Postgres: a socket directory
+        url = (
+            f"postgresql+psycopg2://{params['user']}{password}@/{name}"
+            f"?host={host}&port={params['port']}"
+        )
+    else:
+        url = (
+            f"postgresql+psycopg2://{params['user']}{password}@{host}:"
+            f"{params['port']}/{name}"
+        )
+    try:
+        yield url
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(
+                    sql.Identifier(name)
+                )
+            )
+
+
+def local_airflow(settings: Settings, metadata_url: str) -> LocalAirflow:
+    """A LocalAirflow on free ports with ``metadata_url``; ``with`` starts it."""
+    return LocalAirflow(
+        settings,
+        port=free_port(),
+        log_server_ports=(free_port(), free_port()),
+        parallelism=8,
+        pool_slots=4,
+        stop_timeout=10.0,
+        extra_env={
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+            # Nothing edits the DAG files during a test: parse them once.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+        },
+    )

@@ -1,0 +1,163 @@
+"""
+The three DAGs on a real Airflow: ingest_stocks is triggered through the REST API,
+its lake Asset starts load_stocks_from_minio, whose warehouse Asset starts
+dbt_run_models; the marts then hold exactly what the emulator serves, and one more
+emulated session adds exactly one row per ticker.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from stocks_elt.commands.airflow import LocalAirflow
+from stocks_elt.config import Settings, load_settings
+from stocks_elt.emulator import default_universe, symbol_history
+from tests.e2e.conftest import AIRFLOW_PASSWORD, local_airflow
+from tests.fixtures.emulator import EMULATOR_TODAY, PREMIUM_KEY, EmulatorFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+TICKERS = ["IBM", "AAPL", "MSFT", "NVDA", "JPM"]
+CHAIN = ("ingest_stocks", "load_stocks_from_minio", "dbt_run_models")
+RUN_TIMEOUT = 420.0
+
+
+@dataclass(frozen=True)
+class ChainRun:
+    """The runs one trigger of ingest_stocks caused, one per DAG of the chain."""
+
+    run_ids: dict[str, str]
+    seconds: float
+
+
+def _new_run_id(airflow: LocalAirflow, dag_id: str, seen: set[str]) -> str:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        fresh = [
+            run for run in airflow.dag_runs(dag_id) if run["dag_run_id"] not in seen
+        ]
+        if fresh:
+            run_id: str = fresh[-1]["dag_run_id"]
+            return run_id
+        time.sleep(1.0)
+    raise AssertionError(f"the asset chain never started {dag_id}")
+
+
+def _assert_every_task_succeeded(
+    airflow: LocalAirflow, dag_id: str, run_id: str
+) -> None:
+    run = airflow.wait_for_dag_run(dag_id, run_id, timeout=RUN_TIMEOUT)
+    states = {
+        (ti["task_id"], ti["map_index"]): ti["state"]
+        for ti in airflow.task_instances(dag_id, run_id)
+    }
+    assert run["state"] == "success", (
+        f"{dag_id} {run_id}: {states}; logs in {airflow.home / 'logs'}"
+    )
+    assert states, f"{dag_id} {run_id} ran no task"
+    assert set(states.values()) == {"success"}, f"{dag_id}: {states}"
+
+
+def _run_chain(airflow: LocalAirflow, trading_day: date) -> ChainRun:
+    """Trigger ingest_stocks for ``trading_day`` 18:30 New York; wait for the chain."""
+    seen = {
+        dag_id: {r["dag_run_id"] for r in airflow.dag_runs(dag_id)} for dag_id in CHAIN
+    }
+    started = time.monotonic()
+    # 22:30 UTC is 18:30 in New York in June (EDT): the DAG's scheduled time.
+    logical_date = datetime(
+        trading_day.year, trading_day.month, trading_day.day, 22, 30, tzinfo=UTC
+    )
+    run_ids = {
+        "ingest_stocks": airflow.trigger_dag(
+            "ingest_stocks", {"tickers": TICKERS}, logical_date=logical_date
+        )
+    }
+    _assert_every_task_succeeded(airflow, "ingest_stocks", run_ids["ingest_stocks"])
+    for dag_id in CHAIN[1:]:
+        run_ids[dag_id] = _new_run_id(airflow, dag_id, seen[dag_id])
+        _assert_every_task_succeeded(airflow, dag_id, run_ids[dag_id])
+    return ChainRun(run_ids=run_ids, seconds=time.monotonic() - started)
+
+
+def _marts_bars(warehouse: str) -> dict[str, dict[date, Decimal]]:
+    bars: dict[str, dict[date, Decimal]] = {}
+    with psycopg.connect(warehouse) as conn:
+        for symbol, trade_date, close_price in conn.execute(
+            "select symbol, trade_date, close_price from marts.fct_daily_bars"
+        ):
+            bars.setdefault(symbol, {})[trade_date] = close_price
+    return bars
+
+
+def _served_bars(today: date) -> dict[str, dict[date, Decimal]]:
+    """The as-traded closes the emulator serves on ``today`` (ticks of 0.0001)."""
+    universe = {listed.symbol: listed for listed in default_universe()}
+    served: dict[str, dict[date, Decimal]] = {}
+    for symbol in TICKERS:
+        history = symbol_history(universe[symbol], today)
+        served[symbol] = {
+            day: Decimal(ticks).scaleb(-4)
+            for day, ticks in zip(history.dates, history.closes, strict=True)
+        }
+    return served
+
+
+def _settings(
+    tmp_path: Path, emulator_url: str, s3_endpoint: str, warehouse: str
+) -> Settings:
+    return load_settings(
+        alpha_vantage_api_key=PREMIUM_KEY,
+        alpha_vantage_base_url=emulator_url,
+        alpha_vantage_is_premium=True,
+        alpha_vantage_calls_per_second=50,
+        alpha_vantage_daily_quota=0,
+        extract_concurrency=4,
+        tickers=["IBM"],
+        data_dir=tmp_path / "data",
+        lake_url="s3://e2e-lake/stocks",
+        s3_endpoint_url=s3_endpoint,
+        aws_access_key_id="e2e-access-key",
+        aws_secret_access_key="e2e-secret-key-9271",
+        aws_default_region="us-east-1",
+        warehouse_url=warehouse,
+        airflow_user="e2e",
+        airflow_password=AIRFLOW_PASSWORD,
+    )
+
+
+def test_two_sessions_flow_through_the_asset_chain_into_the_marts(
+    tmp_path: Path,
+    emulator_factory: EmulatorFactory,
+    s3_endpoint: str,
+    warehouse: str,
+    airflow_metadata_url: str,
+) -> None:
+    emulator = emulator_factory()
+    settings = _settings(tmp_path, emulator.base_url, s3_endpoint, warehouse)
+
+    with local_airflow(settings, airflow_metadata_url) as airflow:
+        airflow.wait_for_dags()
+
+        first = _run_chain(airflow, EMULATOR_TODAY)
+
+        served = _served_bars(EMULATOR_TODAY)
+        assert _marts_bars(warehouse) == served
+
+        next_session = emulator.advance(1)
+        second = _run_chain(airflow, next_session)
+
+    after = _marts_bars(warehouse)
+    for symbol in TICKERS:
+        new_days = set(after[symbol]) - set(served[symbol])
+        assert new_days == {next_session}, symbol
+    assert after == _served_bars(next_session)
+    # Each chain is three DAG runs; keep the whole test well inside CI's budget.
+    assert first.seconds + second.seconds < 2 * RUN_TIMEOUT
