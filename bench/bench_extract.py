@@ -11,10 +11,12 @@ Cases, one row each (``case  baseline_s  candidate_s  ratio``):
   the budget 1.05 x C/Q minutes + 5 s with no limit notice. baseline_s is that
   budget, candidate_s the run; ratio = candidate / budget (<= 1 passes).
 * ``full_history_symbols``: no limits, a premium key, full adjusted histories
-  (about 2 MB each). baseline_s runs one symbol at a time, candidate_s runs
-  ``extract_concurrency`` at a time; ratio = baseline / candidate (the speed-up),
-  and the symbols per second of each are printed below the table (best of
-  ``--repeat`` runs, each into a new lake).
+  (about 2 MB each), from an emulator in its own process. baseline_s runs one
+  symbol at a time, candidate_s runs ``extract_concurrency`` at a time; ratio =
+  baseline / candidate (the speed-up), and the symbols per second of each are
+  printed below the table (best of ``--repeat`` runs, each into a new lake).
+  ``full_history_symbols_<N>ms`` repeats it with N ms of latency injected on every
+  answer, closer to a real network than loopback.
 
 The emulator's answers are rendered once before timing (with another key), so the
 rows measure the client, the ledger and the lake, not the market generator.
@@ -25,6 +27,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +44,7 @@ import psycopg
 from psycopg import sql
 
 from stocks_elt.config import Settings, load_settings
-from stocks_elt.emulator import EmulatorConfig, RunningEmulator, start_emulator
+from stocks_elt.emulator import EmulatorConfig, start_emulator
 from stocks_elt.emulator.universe import default_universe
 from stocks_elt.stages.extract import extract
 
@@ -79,7 +83,7 @@ def fresh_database() -> Iterator[str]:
             )
 
 
-def warm_up(emulator: RunningEmulator, symbols: Sequence[str], *, full: bool) -> None:
+def warm_up(base_url: str, symbols: Sequence[str], *, full: bool) -> None:
     """Render every answer the runs will ask for once, then forget the calls."""
     requests: list[dict[str, str]] = [{"function": "LISTING_STATUS", "state": "active"}]
     for symbol in symbols:
@@ -102,22 +106,22 @@ def warm_up(emulator: RunningEmulator, symbols: Sequence[str], *, full: bool) ->
             )
             requests.append({"function": "SPLITS", "symbol": symbol})
             requests.append({"function": "DIVIDENDS", "symbol": symbol})
-    with httpx.Client(base_url=emulator.base_url, timeout=120) as client:
+    with httpx.Client(base_url=base_url, timeout=120) as client:
         for params in requests:
             client.get(
                 "/query", params={**params, "apikey": WARM_KEY}
             ).raise_for_status()
-    emulator.clear_calls()
+        client.post("/_admin/reset").raise_for_status()
 
 
 def settings_for(
-    emulator: RunningEmulator, warehouse: str, folder: Path, key: str, **values: object
+    base_url: str, warehouse: str, folder: Path, key: str, **values: object
 ) -> Settings:
     return load_settings(
         warehouse_url=warehouse,
         lake_url=(folder / f"lake-{uuid.uuid4().hex[:8]}").as_uri(),
         data_dir=folder,
-        alpha_vantage_base_url=emulator.base_url,
+        alpha_vantage_base_url=base_url,
         alpha_vantage_api_key=key,
         alpha_vantage_daily_quota=0,
         **values,
@@ -134,9 +138,9 @@ def bench_pacing(
         premium_keys=frozenset({WARM_KEY}),
     )
     with start_emulator(config) as emulator:
-        warm_up(emulator, symbols, full=False)
+        warm_up(emulator.base_url, symbols, full=False)
         settings = settings_for(
-            emulator,
+            emulator.base_url,
             warehouse,
             folder,
             FREE_KEY,
@@ -158,24 +162,63 @@ def bench_pacing(
     return budget, elapsed, len(calls), notices
 
 
+@contextmanager
+def emulator_process(premium_keys: Sequence[str], faults: str) -> Iterator[str]:
+    """An emulator in its own process (its threads do not share our GIL)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "stocks_elt.cli",
+        "emulator",
+        "--port",
+        str(port),
+        "--today",
+        TODAY.isoformat(),
+        "--premium-keys",
+        ",".join(premium_keys),
+    ]
+    if faults:
+        command += ["--faults", faults]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{base_url}/_admin/health", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit("the emulator process did not start") from None
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def bench_concurrency(
     warehouse: str,
     folder: Path,
     symbols: Sequence[str],
     concurrency: int,
     repeat: int,
+    latency_ms: int,
 ) -> tuple[float, float]:
     """Return the best (sequential_s, concurrent_s) of ``repeat`` runs each, for
     full histories without limits (every run into a new lake)."""
-    config = EmulatorConfig(
-        today=TODAY, premium_keys=frozenset({PREMIUM_KEY, WARM_KEY})
-    )
+    faults = f"latency={latency_ms}ms:1" if latency_ms else ""
     timings: dict[int, float] = {}
-    with start_emulator(config) as emulator:
-        warm_up(emulator, symbols, full=True)
+    with emulator_process([PREMIUM_KEY, WARM_KEY], faults) as base_url:
+        warm_up(base_url, symbols, full=True)
         for workers in [1, concurrency] * repeat:
             settings = settings_for(
-                emulator,
+                base_url,
                 warehouse,
                 folder,
                 PREMIUM_KEY,
@@ -201,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--full-symbols", type=int, default=36)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
+    parser.add_argument(
+        "--latency-ms", type=int, default=100, help="injected network latency"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     universe = [
@@ -214,27 +260,38 @@ def main(argv: Sequence[str] | None = None) -> None:
         budget, paced, calls, notices = bench_pacing(
             warehouse, folder, args.per_minute, pacing_symbols
         )
-        sequential, concurrent = bench_concurrency(
-            warehouse, folder, full_symbols, args.concurrency, args.repeat
-        )
+        concurrency_rows = [
+            (
+                name,
+                *bench_concurrency(
+                    warehouse, folder, full_symbols, args.concurrency, args.repeat, ms
+                ),
+            )
+            for name, ms in (
+                ("full_history_symbols", 0),
+                (f"full_history_symbols_{args.latency_ms}ms", args.latency_ms),
+            )
+        ]
 
     print(f"{'case':<28}{'baseline_s':>12}{'candidate_s':>13}{'ratio':>8}")
     print(
         f"{'per_minute_pacing':<28}{budget:>12.2f}{paced:>13.2f}{paced / budget:>8.2f}"
     )
-    print(
-        f"{'full_history_symbols':<28}{sequential:>12.2f}{concurrent:>13.2f}"
-        f"{sequential / concurrent:>8.2f}"
-    )
+    for name, sequential, concurrent in concurrency_rows:
+        print(
+            f"{name:<28}{sequential:>12.2f}{concurrent:>13.2f}"
+            f"{sequential / concurrent:>8.2f}"
+        )
     print(
         f"\nper_minute_pacing: Q={args.per_minute}/min, C={calls} calls, "
         f"limit notices={notices}"
     )
     n = len(full_symbols)
-    print(
-        f"full_history_symbols: {n} symbols, sequential {n / sequential:.2f}/s, "
-        f"{args.concurrency} workers {n / concurrent:.2f}/s"
-    )
+    for name, sequential, concurrent in concurrency_rows:
+        print(
+            f"{name}: {n} symbols, sequential {n / sequential:.2f}/s, "
+            f"{args.concurrency} workers {n / concurrent:.2f}/s"
+        )
     if notices or paced > budget:
         sys.exit(1)
 

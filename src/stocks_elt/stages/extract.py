@@ -425,7 +425,7 @@ class _Capabilities:
 
 
 @dataclass
-class _Progress:
+class _SymbolWork:
     """One symbol's work so far."""
 
     symbol: str
@@ -440,7 +440,9 @@ class _Progress:
             outcome=outcome,
             reason=reason or self.gap_reason,
             object_keys=tuple(self.keys),
-            has_history_gap=self.has_gap,
+            # A gap is about what was fetched; a symbol not fetched is decided anew
+            # by the next run.
+            has_history_gap=self.has_gap and outcome in ("fetched", "unchanged"),
         )
 
 
@@ -498,7 +500,7 @@ class _Run:
         return [found[symbol] for symbol in symbols]
 
     def _fetch_symbol(self, symbol: str) -> SymbolOutcome:
-        work = _Progress(symbol)
+        work = _SymbolWork(symbol)
         if self.quota_spent.is_set():
             return work.outcome("deferred", self.quota_reason)
         if self.settings.is_demo_key and symbol != DEMO_SYMBOL:
@@ -528,7 +530,7 @@ class _Run:
             return work.outcome("failed", f"unexpected error: {message}")
         return work.outcome("fetched" if work.changed else "unchanged")
 
-    def _fetch_series(self, work: _Progress) -> None:
+    def _fetch_series(self, work: _SymbolWork) -> None:
         symbol = work.symbol
         last_stored = self.state.last_stored.get(symbol)
         size, gap = choose_output_size(
@@ -553,10 +555,8 @@ class _Run:
         daily_changed = self._store(
             work, self._with_compact_fallback(work, size, adjusted=False)
         )
-        if (
-            not daily_changed
-            and self._has_object("SPLITS", symbol)
-            and (self._has_object("DIVIDENDS", symbol))
+        if not daily_changed and all(
+            self._has_object(function, symbol) for function in ("SPLITS", "DIVIDENDS")
         ):
             logger.debug("corporate actions skipped symbol=%s reason=unchanged", symbol)
             return
@@ -564,7 +564,7 @@ class _Run:
         self._store(work, self.client.dividends(symbol))
 
     def _with_compact_fallback(
-        self, work: _Progress, size: OutputSize, *, adjusted: bool
+        self, work: _SymbolWork, size: OutputSize, *, adjusted: bool
     ) -> ApiAnswer:
         fetch = self.client.daily_adjusted if adjusted else self.client.daily
         if size == "full":
@@ -583,7 +583,7 @@ class _Run:
             self._note_gap(work, self.state.last_stored.get(work.symbol), True)
         return fetch(work.symbol, outputsize="compact")
 
-    def _note_gap(self, work: _Progress, last_stored: date | None, gap: bool) -> None:
+    def _note_gap(self, work: _SymbolWork, last_stored: date | None, gap: bool) -> None:
         if not gap:
             return
         work.has_gap = True
@@ -599,7 +599,7 @@ class _Run:
 
     # -- storage -------------------------------------------------------------------
 
-    def _store(self, work: _Progress | None, answer: ApiAnswer) -> bool:
+    def _store(self, work: _SymbolWork | None, answer: ApiAnswer) -> bool:
         """Store ``answer`` unless it equals the newest stored object; True if new."""
         newest = self._newest_object(answer.function, answer.symbol)
         if newest is not None and self._sha256_of(newest) == answer.sha256:
@@ -685,7 +685,7 @@ class _Run:
     def _fetch_overview(self, symbol: str) -> tuple[str, str | None]:
         if self.quota_spent.is_set():
             return symbol, None
-        work = _Progress(symbol)
+        work = _SymbolWork(symbol)
         try:
             self._store(work, self.client.overview(symbol))
         except DailyQuotaExhausted as exc:
