@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
 
@@ -75,8 +75,8 @@ def connection_parameters(url: str) -> dict[str, str | int]:
     return {
         "host": query.get("host") or parts.hostname or "localhost",
         "port": int(query.get("port") or parts.port or 5432),
-        "user": parts.username or query.get("user") or "postgres",
-        "password": parts.password or query.get("password") or "",
+        "user": unquote(parts.username or "") or query.get("user") or "postgres",
+        "password": unquote(parts.password or "") or query.get("password") or "",
         "dbname": parts.path.lstrip("/") or query.get("dbname") or "postgres",
     }
 
