@@ -2,8 +2,10 @@
 ## dbt_run_models
 
 Builds the dbt project (`dbt/`: staging, intermediate and marts) on the warehouse
-with astronomer-cosmos: every model is a task that runs it, followed by a task
-that runs its tests, so a failing model or test is visible at a glance.
+with astronomer-cosmos: every model is a task that runs `dbt build` on it (its unit
+tests, the model, its data tests), in the project's dependency order, so a failing
+model or test is visible at a glance and stops what depends on it. Tests that span
+two models run in tasks of their own once both are built.
 
 * **Schedule:** on the Asset `warehouse_raw_daily_prices`, which
   `load_stocks_from_minio` emits once the raw tables passed the quality gate.
@@ -84,9 +86,14 @@ dbt_run_models = DbtDag(
     render_config=RenderConfig(
         load_method=LoadMode.DBT_LS,
         invocation_mode=InvocationMode.DBT_RUNNER,
-        test_behavior=TestBehavior.AFTER_EACH,
+        # One task per model runs `dbt build` on it: its unit tests, the model,
+        # then its data tests, so a failing test stops everything downstream.
+        test_behavior=TestBehavior.BUILD,
         # A test on two models (relationships to dim_symbols) runs once both
-        # are built, in a task of its own, as `dbt build` orders it.
+        # are built, in a task of its own, as a project-wide `dbt build` orders it.
         should_detach_multiple_parents_tests=True,
+        # The DAGs chain on our own Assets; per-model Assets would cost each
+        # task seconds of lineage work for nobody.
+        emit_datasets=False,
     ),
 )

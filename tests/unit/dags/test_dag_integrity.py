@@ -143,47 +143,47 @@ def test_the_assets_chain_ingest_to_load_to_dbt(
     assert list(dbt.timetable.asset_condition.objects) == [common.WAREHOUSE_RAW]
 
 
-def _dbt_models_with_tests() -> tuple[set[str], set[str]]:
-    import yaml
-
-    models = {path.stem for path in (DBT_PROJECT / "models").rglob("*.sql")}
-    tested: set[str] = set()
-    for path in (DBT_PROJECT / "models").rglob("*.yml"):
-        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(
-            "models", []
-        ):
-            columns = model.get("columns") or []
-            if model.get("data_tests") or any(c.get("data_tests") for c in columns):
-                tested.add(model["name"])
-    return models, tested
+def _dbt_models() -> set[str]:
+    return {path.stem for path in (DBT_PROJECT / "models").rglob("*.sql")}
 
 
-def test_dbt_renders_a_run_task_per_model_and_a_test_task_per_tested_model(
-    parsed_dags: ParsedDags,
-) -> None:
-    models, tested = _dbt_models_with_tests()
-    task_ids = set(_dag(parsed_dags, "dbt_run_models").task_ids)
+def _build_task(dag: Any, model: str) -> Any:
+    task_id = f"{model}_model_build"
+    assert task_id in dag.task_ids, f"no task builds {model}"
+    return dag.get_task(task_id)
+
+
+def test_dbt_renders_one_build_task_per_model(parsed_dags: ParsedDags) -> None:
+    dag = _dag(parsed_dags, "dbt_run_models")
+    models = _dbt_models()
 
     assert models, "no dbt model found"
     for model in models:
-        assert {f"{model}.run", f"{model}_run"} & task_ids, model
-    for model in tested:
-        assert f"{model}.test" in task_ids, model
+        assert _build_task(dag, model).task_type == "DbtBuildLocalOperator"
 
 
-def test_dbt_models_run_in_the_dependency_order_of_the_project(
+def test_dbt_models_build_in_the_dependency_order_of_the_project(
     parsed_dags: ParsedDags,
 ) -> None:
     dag = _dag(parsed_dags, "dbt_run_models")
+    staging = _build_task(dag, "stg_alpha_vantage__daily_prices")
+    bars = _build_task(dag, "fct_daily_bars")
+    weekly = _build_task(dag, "fct_weekly_bars")
 
-    def task(model: str) -> Any:
-        for task_id in (f"{model}.run", f"{model}_run"):
-            if task_id in dag.task_ids:
-                return dag.get_task(task_id)
-        raise AssertionError(f"no run task for {model}")
-
-    staging = task("stg_alpha_vantage__daily_prices")
-    bars = task("fct_daily_bars")
-    assert bars.task_id in {
+    downstream_of_staging = {
         t.task_id for t in staging.get_flat_relatives(upstream=False)
     }
+    assert {bars.task_id, weekly.task_id} <= downstream_of_staging
+    assert bars.task_id in weekly.upstream_task_ids
+
+
+def test_a_test_on_two_models_runs_after_both_are_built(
+    parsed_dags: ParsedDags,
+) -> None:
+    dag = _dag(parsed_dags, "dbt_run_models")
+    relationships = [t for t in dag.tasks if t.task_id.startswith("relationships_")]
+
+    assert relationships, "no relationships test task"
+    for task in relationships:
+        assert "dim_symbols_model_build" in task.upstream_task_ids, task.task_id
+        assert len(task.upstream_task_ids) == 2, task.task_id
