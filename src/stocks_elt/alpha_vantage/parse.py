@@ -194,18 +194,54 @@ class OverviewRow(NamedTuple):
 
 @dataclass(frozen=True)
 class DailySeries:
-    """A parsed TIME_SERIES_DAILY(_ADJUSTED) answer; bars in ascending date order."""
+    """A parsed TIME_SERIES_DAILY(_ADJUSTED) answer, in ascending date order.
+
+    ``fields`` holds each valid session as the API spelled it, one string per
+    ``DailyBar`` field (date, open, high, low, close, volume, and for _ADJUSTED
+    adjusted close, dividend amount, split coefficient): every value has passed
+    the checks as a ``Decimal`` (volume as an int), and is plain ASCII decimal
+    text that Postgres reads as the same number, so a loader can COPY it as it
+    is. ``bars`` gives the same sessions as typed rows.
+    """
 
     symbol: str
     is_adjusted: bool
     last_refreshed: date
-    bars: list[DailyBar]
+    fields: list[tuple[str, ...]]
     rejected: list[RejectedRow] = field(default_factory=list)
+
+    @property
+    def bars(self) -> list[DailyBar]:
+        """The valid sessions as typed rows (Decimal prices, int volume)."""
+        return [_bar_of(values) for values in self.fields]
+
+    @property
+    def first_date(self) -> date | None:
+        """The first valid session, or None when there is none."""
+        return date.fromisoformat(self.fields[0][0]) if self.fields else None
+
+    @property
+    def last_date(self) -> date | None:
+        """The last valid session, or None when there is none."""
+        return date.fromisoformat(self.fields[-1][0]) if self.fields else None
 
     @property
     def rows_parsed(self) -> int:
         """Every entry of the series, valid or not."""
-        return len(self.bars) + len(self.rejected)
+        return len(self.fields) + len(self.rejected)
+
+
+def _bar_of(values: tuple[str, ...]) -> DailyBar:
+    day, op, hi, lo, cl, volume, *adjusted = values
+    return DailyBar(
+        date.fromisoformat(day),
+        Decimal(op),
+        Decimal(hi),
+        Decimal(lo),
+        Decimal(cl),
+        int(volume),
+        *(Decimal(value) for value in adjusted),
+    )
 
 
 @dataclass(frozen=True)
@@ -467,15 +503,15 @@ def parse_daily_series(
         pairs, rejected = _reject_duplicates(
             _series_pairs(body, object_key), Reason.DUPLICATE_DATE, "date"
         )
-    bars = (
-        _adjusted_bars(pairs, last_day, rejected)
+    fields = (
+        _adjusted_fields(pairs, last_day, rejected)
         if is_adjusted
-        else _plain_bars(pairs, last_day, rejected)
+        else _plain_fields(pairs, last_day, rejected)
     )
-    bars.reverse()  # the API sends newest first
-    if bars and bars[0].trade_date > bars[-1].trade_date:
-        bars.sort()
-    return DailySeries(symbol, is_adjusted, last_refreshed, bars, rejected)
+    fields.reverse()  # the API sends newest first
+    if any(fields[i][0] >= fields[i + 1][0] for i in range(len(fields) - 1)):
+        fields.sort()
+    return DailySeries(symbol, is_adjusted, last_refreshed, fields, rejected)
 
 
 def _series_pairs(body: bytes, object_key: str) -> list[tuple[str, Any]]:
@@ -508,12 +544,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _plain_bars(
+def _is_plain(text: str) -> bool:
+    """Whether accepted number text is also plain for Postgres and for COPY.
+
+    ``Decimal`` and ``int`` also accept non-ASCII digits, ``_`` separators and
+    surrounding whitespace; such values are written in canonical form instead.
+    """
+    return text.isascii() and text.isprintable() and " " not in text and "_" not in text
+
+
+def _plain_fields(
     pairs: Iterable[tuple[str, Any]], last_day: str, rejected: list[RejectedRow]
-) -> list[DailyBar]:
-    """The hot loop for TIME_SERIES_DAILY: fast checks, exact diagnosis on doubt."""
-    bars: list[DailyBar] = []
-    append = bars.append
+) -> list[tuple[str, ...]]:
+    """The hot loop for TIME_SERIES_DAILY: fast checks, exact diagnosis on doubt.
+
+    The shortcut accepts exactly what ``check_daily_entry`` accepts (a test holds
+    them to it); anything it doubts goes to ``check_daily_entry`` for the verdict
+    and the reason.
+    """
+    fields: list[tuple[str, ...]] = []
+    append = fields.append
     to_date = date.fromisoformat
     dec = Decimal
     min_price, max_price, max_volume = _MIN_PRICE, _MAX_PRICE, _MAX_VOLUME
@@ -540,32 +590,55 @@ def _plain_bars(
                     and lo <= cl <= hi
                     and 0 <= volume <= max_volume
                 ):
-                    append(DailyBar(to_date(day), op, hi, lo, cl, volume))
+                    to_date(day)  # a real day (raises ValueError otherwise)
+                    text = o + h + lo_text + c + v
+                    if (  # _is_plain, inlined: this loop runs for every row
+                        text.isascii()
+                        and text.isprintable()
+                        and " " not in text
+                        and "_" not in text
+                    ):
+                        append((day, o, h, lo_text, c, v))
+                    else:
+                        append((day, str(op), str(hi), str(lo), str(cl), str(volume)))
                     continue
         except (KeyError, TypeError, ValueError, ArithmeticError):
             pass
         bar, reason = check_daily_entry(day, entry, last_day, is_adjusted=False)
         if bar is not None:
-            append(bar)
+            append(_fields_of(bar))
         else:
             assert reason is not None
             rejected.append(reason)
-    return bars
+    return fields
 
 
-def _adjusted_bars(
+def _fields_of(bar: DailyBar) -> tuple[str, ...]:
+    """A valid bar as canonical text, one string per field."""
+    values = [bar.trade_date.isoformat(), *(str(value) for value in bar[1:6])]
+    if bar.adjusted_close is not None:
+        values.extend(str(value) for value in bar[6:])
+    return tuple(values)
+
+
+def _adjusted_fields(
     pairs: Iterable[tuple[str, Any]], last_day: str, rejected: list[RejectedRow]
-) -> list[DailyBar]:
+) -> list[tuple[str, ...]]:
     """TIME_SERIES_DAILY_ADJUSTED entries; adjusted fields validated too."""
-    bars: list[DailyBar] = []
+    fields: list[tuple[str, ...]] = []
     for day, entry in pairs:
         bar, reason = check_daily_entry(day, entry, last_day, is_adjusted=True)
-        if bar is not None:
-            bars.append(bar)
-        else:
+        if bar is None:
             assert reason is not None
             rejected.append(reason)
-    return bars
+            continue
+        texts = tuple(entry[name] for name in _ADJUSTED_FIELDS)
+        if _is_plain("".join(texts)):
+            # In DailyBar's order: prices, volume, then the adjusted fields.
+            fields.append((day, *texts[:4], texts[5], texts[4], *texts[6:]))
+        else:
+            fields.append(_fields_of(bar))
+    return fields
 
 
 def check_daily_entry(

@@ -38,13 +38,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -68,6 +70,10 @@ REFUSED = "refused"
 _LOCK_CLASS = 0x10AD
 #: Parsed objects waiting for the database, at most.
 _QUEUE_DEPTH = 3
+#: Parse in worker processes when the objects to load hold this many bytes.
+_PROCESS_THRESHOLD_BYTES = 64 * 1024 * 1024
+_MIN_CORES_FOR_WORKERS = 4
+_MAX_WORKERS = 4
 _LEDGER_CHUNK = 5000
 _KEY = re.compile(
     re.escape(RAW_PREFIX)
@@ -102,6 +108,8 @@ class ObjectRef:
     fetched_at: datetime
     name: str
     sha_prefix: str
+    #: Bytes, when the listing told (0 otherwise); decides on parse workers.
+    size: int = 0
 
     @property
     def fetch_order(self) -> tuple[str, str]:
@@ -190,7 +198,7 @@ def list_lake_objects(lake: Lake) -> list[ObjectRef]:
     refs = []
     for item in lake.list(RAW_PREFIX):
         try:
-            refs.append(describe_key(item.key))
+            refs.append(replace(describe_key(item.key), size=item.size))
         except LoadError as exc:
             logger.warning("skipped lake key key=%s reason=%s", item.key, exc)
     refs.sort(key=lambda ref: ref.fetch_order)
@@ -367,35 +375,22 @@ def _generic_batch(
 
 
 def _daily_batch(series: av.DailySeries, key: str) -> _Batch:
-    """COPY text of a series' bars; symbol and key are safe without escaping."""
+    """COPY text of a series' sessions: the validated API strings as they are.
+
+    Symbol and fields are plain text (the symbol rule; ``DailySeries.fields``),
+    so only the key needs escaping.
+    """
     head = series.symbol + "\t"
     tail = "\t" + _field(key) + "\n"
-    bars = series.bars
-    columns: tuple[str, ...]
-    if series.is_adjusted:
-        columns = _ADJUSTED_COLUMNS
-        text = "".join(
-            [
-                f"{head}{b[0]}\t{b[1]}\t{b[2]}\t{b[3]}\t{b[4]}\t{b[5]}\t{b[6]}\t{b[7]}"
-                f"\t{b[8]}{tail}"
-                for b in bars
-            ]
-        )
-    else:
-        columns = _PRICE_COLUMNS
-        text = "".join(
-            [
-                f"{head}{b[0]}\t{b[1]}\t{b[2]}\t{b[3]}\t{b[4]}\t{b[5]}{tail}"
-                for b in bars
-            ]
-        )
+    join = "\t".join
+    text = "".join([head + join(values) + tail for values in series.fields])
     return _Batch(
         _DAILY_PRICES,
-        columns,
+        _ADJUSTED_COLUMNS if series.is_adjusted else _PRICE_COLUMNS,
         text.encode(),
-        len(bars),
-        bars[0].trade_date if bars else None,
-        bars[-1].trade_date if bars else None,
+        len(series.fields),
+        series.first_date,
+        series.last_date,
     )
 
 
@@ -408,14 +403,14 @@ def _batches(parsed: av.ParsedObject, key: str) -> list[_Batch]:
             # its ex-date, a split coefficient on its effective date.
             symbol = parsed.symbol
             dividends = [
-                (symbol, bar.trade_date, bar.dividend_amount)
-                for bar in parsed.bars
-                if bar.dividend_amount
+                (symbol, date.fromisoformat(values[0]), Decimal(values[7]))
+                for values in parsed.fields
+                if Decimal(values[7]) != 0
             ]
             splits = [
-                (symbol, bar.trade_date, bar.split_coefficient)
-                for bar in parsed.bars
-                if bar.split_coefficient is not None and bar.split_coefficient != 1
+                (symbol, date.fromisoformat(values[0]), Decimal(values[8]))
+                for values in parsed.fields
+                if Decimal(values[8]) != 1
             ]
             if dividends:
                 batches.append(_generic_batch(_DIVIDENDS, ("amount",), dividends, key))
@@ -452,7 +447,14 @@ def prepare_object(lake: Lake, ref: ObjectRef) -> PreparedObject:
     Raises:
         LakeError: the object cannot be read.
     """
-    body = lake.get(ref.key)
+    return prepare_body(ref, lake.get(ref.key))
+
+
+def prepare_body(ref: ObjectRef, body: bytes) -> PreparedObject:
+    """Check, parse and build the COPY data of an object already read.
+
+    Pure computation (a worker process runs it): see ``prepare_object``.
+    """
     digest = hashlib.sha256(body).hexdigest()
     if not digest.startswith(ref.sha_prefix):
         return PreparedObject(
@@ -486,6 +488,56 @@ def prepare_object(lake: Lake, ref: ObjectRef) -> PreparedObject:
         first_date=min(firsts, default=None),
         last_date=max(lasts, default=None),
     )
+
+
+def parse_workers(refs: Sequence[ObjectRef], workers: int | None = None) -> int:
+    """How many worker processes should parse ``refs`` (0: a thread will do).
+
+    Worker processes pay a start-up of a second or two and copy each body to
+    them and its COPY data back; they win when there is much to parse (a first
+    load, a rebuild) and cores to spare beside the database's own work. On two
+    cores the background thread measured faster (bench/bench_load.py), so
+    ``None`` starts workers only from four cores up.
+
+    Args:
+        refs: the objects to load.
+        workers: a fixed count (0 or 1: a thread), or None to decide.
+    """
+    if workers is not None:
+        return workers if workers > 1 else 0
+    total = sum(ref.size for ref in refs)
+    cores = os.cpu_count() or 1
+    if cores < _MIN_CORES_FOR_WORKERS or total < _PROCESS_THRESHOLD_BYTES:
+        return 0
+    return min(cores // 2, _MAX_WORKERS)
+
+
+@contextmanager
+def _prepared(
+    lake: Lake, refs: Sequence[ObjectRef], workers: int
+) -> Iterator[Iterator[PreparedObject]]:
+    """Prepare ``refs`` ahead of the writer, in order, a bounded few at a time."""
+    if workers > 1:
+        with _prepared_in_processes(lake, refs, workers) as prepared:
+            yield prepared
+    else:
+        with _prepared_in_background(lake, refs) as prepared:
+            yield prepared
+
+
+@contextmanager
+def _prepared_in_processes(
+    lake: Lake, refs: Sequence[ObjectRef], workers: int
+) -> Iterator[Iterator[PreparedObject]]:
+    """Parse in ``workers`` child processes; bodies are read here, in order."""
+    from stocks_elt.warehouse.parse_worker import ParseWorkers
+
+    pool = ParseWorkers(workers)
+    logger.info("parsing in worker processes workers=%d objects=%d", workers, len(refs))
+    try:
+        yield pool.prepare(lake, refs)
+    finally:
+        pool.close()
 
 
 @contextmanager
@@ -560,8 +612,7 @@ class _Statements:
 
     copy_direct: sql.Composed
     copy_stage: sql.Composed
-    insert_new: sql.Composed
-    update_changed: sql.Composed
+    merge: sql.Composed
 
 
 def _statements(table: _Table, columns: tuple[str, ...]) -> _Statements:
@@ -604,16 +655,36 @@ def _statements(table: _Table, columns: tuple[str, ...]) -> _Statements:
         )
         for c in columns
     )
-    update_changed = sql.SQL(
+    # One pass over the object's rows: a row without a stored match is new;
+    # one whose stored values differ (and come from an answer fetched no later
+    # than this one) is a change; the rest are equal and left alone.
+    merge = sql.SQL(
         """
-        with changes as (
-            select {s_keys}, {old_values}, d.source_object as old_source_object,
-                {new_values}
+        with incoming as (
+            select
+                {s_keys},
+                {new_values},
+                d.{row_key} is not null as is_stored,
+                {old_values},
+                d.source_object as old_source_object
             from {stage} as s
-            join {target} as d on {join_sd}
-            where ({d_columns}) is distinct from ({s_columns})
-                and split_part(d.source_object, '/', -1) <= %(name)s
-                {scope}
+            left join {target} as d on {join_sd} {scope}
+        ),
+        inserted as (
+            insert into {target} ({copied})
+            select {keys}, {new_columns}, %(object_key)s
+            from incoming
+            where not is_stored
+            on conflict ({keys}) do nothing
+            returning 1
+        ),
+        changes as (
+            select *
+            from incoming
+            where
+                is_stored
+                and ({old_columns}) is distinct from ({new_columns})
+                and split_part(old_source_object, '/', -1) <= %(name)s
         ),
         updated as (
             update {target} as d
@@ -639,18 +710,21 @@ def _statements(table: _Table, columns: tuple[str, ...]) -> _Statements:
             returning 1
         )
         select
+            (select count(*) from inserted) as inserted,
             (select count(*) from updated) as updated,
             (select count(*) from revised) as revised
         """
     ).format(
         s_keys=_columns(table.key, "s"),
+        keys=_columns(table.key),
+        copied=_columns(copied),
         old_values=old_values,
         new_values=new_values,
+        old_columns=_columns(f"old_{c}" for c in columns),
+        new_columns=_columns(f"new_{c}" for c in columns),
         stage=stage,
         target=target,
         join_sd=_join("s", "d", table.key),
-        d_columns=_columns(columns, "d"),
-        s_columns=_columns(columns, "s"),
         scope=scope,
         assignments=assignments,
         join_dc=_join("d", "c", table.key),
@@ -662,16 +736,7 @@ def _statements(table: _Table, columns: tuple[str, ...]) -> _Statements:
     return _Statements(
         copy_direct=sql.SQL("copy {} ({}) from stdin").format(target, _columns(copied)),
         copy_stage=sql.SQL("copy {} ({}) from stdin").format(stage, _columns(copied)),
-        insert_new=sql.SQL(
-            "insert into {target} ({cols}) select {cols} from {stage} "
-            "on conflict ({key}) do nothing"
-        ).format(
-            target=target,
-            cols=_columns(copied),
-            stage=stage,
-            key=_columns(table.key),
-        ),
-        update_changed=update_changed,
+        merge=merge,
     )
 
 
@@ -767,7 +832,6 @@ class ObjectWriter:
         self._dirty_stages.add(stage)
         with cur.copy(statements.copy_stage) as copy:
             copy.write(batch.data)
-        inserted = cur.execute(statements.insert_new).rowcount
         params = {
             "name": ref.name,
             "object_key": ref.key,
@@ -776,9 +840,9 @@ class ObjectWriter:
             "first": batch.first_date,
             "last": batch.last_date,
         }
-        counts = cur.execute(statements.update_changed, params).fetchone()
+        counts = cur.execute(statements.merge, params).fetchone()
         assert counts is not None
-        return inserted, int(counts[0])
+        return int(counts[0]), int(counts[1])
 
     def _has_prices(self, cur: Cursor, symbol: str | None) -> bool:
         row = cur.execute(
@@ -892,6 +956,7 @@ def load_objects(
     *,
     run_id: UUID,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> list[ObjectOutcome]:
     """Load ``refs`` in the order given, each in its own transaction.
 
@@ -903,6 +968,7 @@ def load_objects(
         refs: the objects, in fetch order.
         run_id: recorded in the ledger and quarantine rows.
         progress: called after each object with (done, total).
+        workers: parse worker processes (see ``parse_workers``; None decides).
 
     Returns:
         One outcome per object, in order.
@@ -916,7 +982,7 @@ def load_objects(
         return outcomes
     with connect(url, autocommit=True) as conn:
         writer = ObjectWriter(conn, run_id)
-        with _prepared_in_background(lake, refs) as prepared_objects:
+        with _prepared(lake, refs, parse_workers(refs, workers)) as prepared_objects:
             for prepared in prepared_objects:
                 with conn.transaction():
                     if writer.lock_and_check(prepared.ref):
@@ -932,7 +998,12 @@ def load_objects(
 
 
 def rebuild_from_lake(
-    url: str, lake: Lake, *, run_id: UUID, progress: Progress | None = None
+    url: str,
+    lake: Lake,
+    *,
+    run_id: UUID,
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> list[ObjectOutcome]:
     """Empty the raw tables and the ledger, then reload every lake object.
 
@@ -945,6 +1016,7 @@ def rebuild_from_lake(
         lake: the source of truth.
         run_id: recorded in the ledger and quarantine rows.
         progress: called after each object with (done, total).
+        workers: parse worker processes (see ``parse_workers``; None decides).
 
     Returns:
         One outcome per lake object, in fetch order.
@@ -965,7 +1037,8 @@ def rebuild_from_lake(
             )
             conn.execute(sql.SQL("truncate {} restart identity").format(tables))
             logger.info("rebuild emptied raw tables objects=%d", len(refs))
-            with _prepared_in_background(lake, refs) as prepared_objects:
+            count = parse_workers(refs, workers)
+            with _prepared(lake, refs, count) as prepared_objects:
                 for prepared in prepared_objects:
                     outcome = writer.write(prepared)
                     outcomes.append(outcome)
