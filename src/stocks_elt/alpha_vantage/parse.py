@@ -624,20 +624,75 @@ def _fields_of(bar: DailyBar) -> tuple[str, ...]:
 def _adjusted_fields(
     pairs: Iterable[tuple[str, Any]], last_day: str, rejected: list[RejectedRow]
 ) -> list[tuple[str, ...]]:
-    """TIME_SERIES_DAILY_ADJUSTED entries; adjusted fields validated too."""
+    """The hot loop for TIME_SERIES_DAILY_ADJUSTED; as ``_plain_fields``, plus the
+    adjusted close, dividend amount and split coefficient."""
     fields: list[tuple[str, ...]] = []
+    append = fields.append
+    to_date = date.fromisoformat
+    dec = Decimal
+    min_price, max_price, max_volume = _MIN_PRICE, _MAX_PRICE, _MAX_VOLUME
+    max_adjusted, min_factor, max_factor = _MAX_ADJUSTED, _MIN_FACTOR, _MAX_FACTOR
+    k_open, k_high, k_low, k_close, k_adjusted, k_volume, k_dividend, k_split = (
+        _ADJUSTED_FIELDS
+    )
     for day, entry in pairs:
+        try:
+            o, h, lo_text, c, a, v, d, sp = (
+                entry[k_open],
+                entry[k_high],
+                entry[k_low],
+                entry[k_close],
+                entry[k_adjusted],
+                entry[k_volume],
+                entry[k_dividend],
+                entry[k_split],
+            )
+            if (
+                type(o) is type(h) is type(lo_text) is type(c) is str
+                and type(a) is type(v) is type(d) is type(sp) is str
+                and len(day) == 10
+                and day[4] == day[7] == "-"
+                and day <= last_day
+            ):
+                op, hi, lo, cl = dec(o), dec(h), dec(lo_text), dec(c)
+                adjusted, dividend, split = dec(a), dec(d), dec(sp)
+                volume = int(v)
+                if (
+                    min_price <= lo <= op <= hi < max_price
+                    and lo <= cl <= hi
+                    and 0 <= volume <= max_volume
+                    and min_price <= adjusted < max_adjusted
+                    and 0 <= dividend < max_factor
+                    and min_factor <= split < max_factor
+                ):
+                    to_date(day)  # a real day (raises ValueError otherwise)
+                    if _is_plain(o + h + lo_text + c + a + v + d + sp):
+                        append((day, o, h, lo_text, c, v, a, d, sp))
+                    else:
+                        append(
+                            _fields_of(
+                                DailyBar(
+                                    to_date(day),
+                                    op,
+                                    hi,
+                                    lo,
+                                    cl,
+                                    volume,
+                                    adjusted,
+                                    dividend,
+                                    split,
+                                )
+                            )
+                        )
+                    continue
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            pass
         bar, reason = check_daily_entry(day, entry, last_day, is_adjusted=True)
-        if bar is None:
+        if bar is not None:
+            append(_fields_of(bar))
+        else:
             assert reason is not None
             rejected.append(reason)
-            continue
-        texts = tuple(entry[name] for name in _ADJUSTED_FIELDS)
-        if _is_plain("".join(texts)):
-            # In DailyBar's order: prices, volume, then the adjusted fields.
-            fields.append((day, *texts[:4], texts[5], texts[4], *texts[6:]))
-        else:
-            fields.append(_fields_of(bar))
     return fields
 
 

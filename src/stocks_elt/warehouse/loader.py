@@ -25,9 +25,12 @@ answer. An object that is not data (a notice, an error, a body whose sha256 does
 not match its key) is "refused": one quarantine row and a ledger row with the
 reason, nothing else.
 
-Parsing runs in a background thread while the database merges the previous
-object, so the parse and the COPY overlap; at most a few parsed objects wait in
-memory, whatever the number of objects.
+Parsing runs ahead of the database by a few objects, in a background thread (or,
+for big loads on machines with cores to spare, in child processes:
+``stocks_elt.warehouse.parse_worker``), so the parse and the COPY overlap and
+memory stays flat whatever the number of objects. The COPY carries the validated
+API strings as they are: prices reach ``numeric`` columns without a float, and
+without the cost of formatting a ``Decimal`` back into text.
 
 ``rebuild_from_lake`` empties every raw table and the ledger and reloads every lake
 object in fetch order, all in one transaction (the tables stay locked meanwhile).

@@ -304,6 +304,37 @@ def test_the_fast_path_and_the_entry_check_agree_on_random_entries() -> None:
         ), values
 
 
+def test_the_adjusted_fast_path_and_the_entry_check_agree_on_random_entries() -> None:
+    rng = random.Random(20240622)
+    pool = ["1", "2", "2.5", "0", "-1", "abc", "1e20", "NaN", "0.00004", "1_0"]
+    for _ in range(400):
+        prices = [rng.choice(pool) for _ in range(5)]
+        volume = rng.choice(["0", "5", "-5", "x", " 7"])
+        events = [rng.choice(["0.0000", "0.5", "-0.1", "1.0", "0", "2.0", "x"])]
+        events.append(rng.choice(["1.0", "0", "2.0", "-1", "1e13", "x"]))
+        values = (*prices, volume, *events)
+        day = rng.choice(["2024-06-20", "2024-06-24", "2024-13-01"])
+        series = daily({day: values}, last_refreshed="2024-06-21", adjusted=True)
+        expected_bar, expected_reject = check_daily_entry(
+            day,
+            dict(zip(ADJUSTED_FIELDS, values, strict=True)),
+            "2024-06-21",
+            is_adjusted=True,
+        )
+        assert series.bars == ([expected_bar] if expected_bar else []), values
+        assert [r.reason for r in series.rejected] == (
+            [expected_reject.reason] if expected_reject else []
+        ), values
+
+
+def test_numbers_spelled_oddly_reach_the_copy_text_in_canonical_form() -> None:
+    series = daily(
+        {"2024-06-21": ("1_0.5", " 11.0", "9.5", "10.0", "1_000")},
+    )
+
+    assert series.fields == [("2024-06-21", "10.5", "11.0", "9.5", "10.0", "1000")]
+
+
 def test_emulated_answers_parse_into_the_emulators_own_bars() -> None:
     from stocks_elt.emulator.market import Market
     from stocks_elt.emulator.render import render_response
