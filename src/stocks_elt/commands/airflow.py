@@ -653,13 +653,18 @@ def airflow_command(
     )
     click.echo(f"Airflow home: {airflow.home}; preparing the metadata database ...")
     generated = airflow.prepare()
-    airflow.start()
 
     def request_stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, request_stop)
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler of its own.
+    previous = {
+        signum: signal.signal(signum, request_stop)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
+        airflow.start()
         airflow.wait_healthy()
         airflow.ensure_pool()
         click.echo(f"Airflow is up: {airflow.base_url}")
@@ -681,6 +686,10 @@ def airflow_command(
     except KeyboardInterrupt:
         click.echo("stopping Airflow ...", err=True)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        # Stopping is bounded (SIGKILL after stop_timeout): let it finish.
+        for signum in previous:
+            signal.signal(signum, signal.SIG_IGN)
         airflow.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     click.echo("Airflow stopped.", err=True)
