@@ -95,13 +95,15 @@ def _fact_rows(warehouse: str) -> int:
     return int(row[0])
 
 
-def _run_baseline(settings: Settings, tickers: list[str]) -> float:
+def _run_baseline(
+    settings: Settings, tickers: list[str]
+) -> tuple[float, dict[str, float]]:
     started = time.perf_counter()
     summary = run_pipeline(settings, tickers, as_of=TODAY)
     elapsed = time.perf_counter() - started
     if summary.outcome != "success":
         raise SystemExit(f"baseline run failed: {summary.message}")
-    return elapsed
+    return elapsed, summary.durations
 
 
 def _run_airflow(
@@ -173,7 +175,7 @@ def main() -> int:
         airflow_settings = _settings(
             emulator.base_url, Path(tmp) / "airflow", airflow_db, tickers
         )
-        baseline = _run_baseline(baseline_settings, tickers)
+        baseline, stages = _run_baseline(baseline_settings, tickers)
         metadata_url = metadata_db.replace("postgresql://", "postgresql+psycopg2://", 1)
         startup, candidate, runs = _run_airflow(airflow_settings, tickers, metadata_url)
         rows = _fact_rows(run_db), _fact_rows(airflow_db)
@@ -187,7 +189,10 @@ def main() -> int:
         f"{candidate:11.1f} {ratio:6.2f}"
     )
     print(f"marts.fct_daily_bars rows: {rows[0]} on both sides")
-    print(f"airflow start-up (not counted): {startup:.1f} s")
+    print("stocks-elt run, by stage:")
+    for stage, seconds in stages.items():
+        print(f"  {stage:28} {seconds:6.1f} s")
+    print(f"airflow, by DAG run (start-up {startup:.1f} s not counted):")
     for dag_id, seconds in runs.items():
         print(f"  {dag_id:28} {seconds:6.1f} s")
     return 0 if ratio <= TARGET_RATIO else 1
