@@ -154,6 +154,13 @@ def test_two_sessions_flow_through_the_asset_chain_into_the_marts(
         next_session = emulator.advance(1)
         second = _run_chain(airflow, next_session)
 
+        events = airflow.api.get("/assets/events", params={"limit": 100}).text
+        assert '"objects"' in events
+        assert PREMIUM_KEY not in events
+
+    for log in (airflow.home / "logs").rglob("*.log"):
+        assert PREMIUM_KEY not in log.read_text(encoding="utf-8", errors="replace"), log
+
     after = _marts_bars(warehouse)
     for symbol in TICKERS:
         new_days = set(after[symbol]) - set(served[symbol])
