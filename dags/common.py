@@ -107,26 +107,30 @@ def summarize_extracts(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Combine the XCom summaries of the mapped extract tasks.
 
     Args:
-        results: one ``{"objects": [...], "deferred": [...], "outcomes": {...}}``
-            per batch, as ``extract_batch`` returns it.
+        results: one ``{"objects": [...], "deferred": [...], "failed": {symbol:
+            reason}, "outcomes": {outcome: count}}`` per batch, as
+            ``extract_batch`` returns it.
 
     Returns:
-        ``{"objects": sorted new lake keys, "deferred": sorted symbols,
-        "outcomes": {outcome: count}, "batches": n}``.
+        ``{"objects": sorted new lake keys, "deferred": sorted symbols, "failed":
+        {symbol: reason} by symbol, "outcomes": {outcome: count}, "batches": n}``.
     """
     objects: set[str] = set()
     deferred: set[str] = set()
+    failed: dict[str, str] = {}
     outcomes: dict[str, int] = {}
     batches = 0
     for result in results:
         batches += 1
         objects.update(result.get("objects", ()))
         deferred.update(result.get("deferred", ()))
+        failed.update(result.get("failed", {}))
         for outcome, count in result.get("outcomes", {}).items():
             outcomes[outcome] = outcomes.get(outcome, 0) + int(count)
     return {
         "objects": sorted(objects),
         "deferred": sorted(deferred),
+        "failed": dict(sorted(failed.items())),
         "outcomes": dict(sorted(outcomes.items())),
         "batches": batches,
     }

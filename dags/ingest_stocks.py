@@ -14,6 +14,8 @@ tickers and lands every raw answer in the lake.
   to the key's quota.
 * **Deferred symbols** (the day's quota ran out) are logged and returned by
   `announce_new_objects`; the next run extracts them first.
+* **Failed symbols** (not found, refused): the others are announced and loaded,
+  then `check_symbol_outcomes` fails the run naming each symbol and the reason.
 * **Emits** `s3://stocks-lake/raw/alpha_vantage` with `extra.objects`, the new lake
   keys, which `load_stocks_from_minio` loads.
 """
@@ -80,13 +82,16 @@ def ingest_stocks() -> None:
         """Fetch one batch into the lake; return its new keys and deferred symbols."""
         from common import task_settings, trading_date
         from stocks_elt import pipeline
+        from stocks_elt.stages.extract import SUCCESS_OUTCOMES
 
         as_of = trading_date(dag_run)
         result = pipeline.extract_batch(symbols, task_settings(), run_id, as_of)
         outcomes: dict[str, int] = {}
+        failed: dict[str, str] = {}
         for item in result.outcomes:
             outcomes[item.outcome] = outcomes.get(item.outcome, 0) + 1
-            if item.outcome not in ("fetched", "deferred"):
+            if item.outcome not in SUCCESS_OUTCOMES:
+                failed[item.symbol] = f"{item.outcome}: {item.reason}"
                 logger.warning(
                     "symbol=%s outcome=%s reason=%s",
                     item.symbol,
@@ -102,6 +107,7 @@ def ingest_stocks() -> None:
         return {
             "objects": sorted(result.object_keys),
             "deferred": deferred,
+            "failed": failed,
             "outcomes": outcomes,
         }
 
@@ -138,7 +144,26 @@ def ingest_stocks() -> None:
             "outcomes": summary["outcomes"],
         }
 
-    announce_new_objects(extract_batch.expand(symbols=plan_batches()))
+    @task(trigger_rule="none_failed")
+    def check_symbol_outcomes(results: Any) -> dict[str, Any]:
+        """Fail the run, after the announcement, when a symbol could not be fetched.
+
+        The other symbols' objects are announced and loaded all the same.
+        """
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from common import summarize_extracts
+
+        summary = summarize_extracts(results)
+        if summary["failed"]:
+            raise AirflowFailException(
+                f"{len(summary['failed'])} symbol(s) could not be fetched: "
+                + "; ".join(f"{s} ({why})" for s, why in summary["failed"].items())
+            )
+        return {"outcomes": summary["outcomes"], "deferred": summary["deferred"]}
+
+    extracts = extract_batch.expand(symbols=plan_batches())
+    announce_new_objects(extracts) >> check_symbol_outcomes(extracts)
 
 
 ingest_stocks()

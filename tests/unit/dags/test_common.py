@@ -82,7 +82,8 @@ def test_extract_summaries_are_combined_into_sorted_keys_and_counts(
             {
                 "objects": ["raw/c.json"],
                 "deferred": ["ZZZ", "MSFT"],
-                "outcomes": {"fetched": 1, "deferred": 2},
+                "failed": {"NOPE": "not_found: no such symbol"},
+                "outcomes": {"fetched": 1, "deferred": 2, "not_found": 1},
             },
         ]
     )
@@ -90,7 +91,8 @@ def test_extract_summaries_are_combined_into_sorted_keys_and_counts(
     assert summary == {
         "objects": ["raw/a.json", "raw/b.json", "raw/c.json"],
         "deferred": ["MSFT", "ZZZ"],
-        "outcomes": {"deferred": 2, "fetched": 3},
+        "failed": {"NOPE": "not_found: no such symbol"},
+        "outcomes": {"deferred": 2, "fetched": 3, "not_found": 1},
         "batches": 2,
     }
 

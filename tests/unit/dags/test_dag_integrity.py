@@ -114,7 +114,13 @@ def test_ingest_maps_the_extract_over_batches_in_the_alpha_vantage_pool(
     assert isinstance(extract, MappedOperator)
     assert extract.pool == "alpha_vantage"
     assert dag.get_task("plan_batches").downstream_task_ids == {"extract_batch"}
-    assert extract.downstream_task_ids == {"announce_new_objects"}
+    assert extract.downstream_task_ids == {
+        "announce_new_objects",
+        "check_symbol_outcomes",
+    }
+    assert "announce_new_objects" in (
+        dag.get_task("check_symbol_outcomes").upstream_task_ids
+    )
 
 
 def test_tickers_param_takes_a_list_of_symbols_or_null(
