@@ -193,7 +193,7 @@ def _describe(exc: ValidationError) -> str:
         field = _field_of(loc)
         variable = _variable_name(field, loc)
         value = error.get("input")
-        if "key" in field or "secret" in field:
+        if any(word in field for word in ("key", "secret", "password")):
             shown = "<hidden>"
         elif isinstance(value, str) and "url" in field:
             shown = repr(redact_url(value))
