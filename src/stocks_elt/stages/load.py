@@ -71,7 +71,6 @@ def load(
     run_id: str | None = None,
     rebuild: bool = False,
     progress: loader.Progress | None = None,
-    workers: int | None = None,
 ) -> LoadResult:
     """Load lake objects into the raw tables, each wholly or not at all.
 
@@ -83,9 +82,6 @@ def load(
         rebuild: empty the raw tables and the ledger and reload every lake object,
             in one transaction (``object_keys`` must then be None).
         progress: called after each object with (done, total).
-        workers: processes that parse while the database merges; None uses the
-            cores when there is much to load (a first load, a rebuild) and a
-            thread otherwise; 0 or 1 always a thread.
 
     Returns:
         The counts.
@@ -110,7 +106,7 @@ def load(
             to_load, already = loader.plan_objects(conn, lake, object_keys)
     if rebuild:
         outcomes = loader.rebuild_from_lake(
-            url, lake, run_id=run_uuid, progress=progress, workers=workers
+            url, lake, run_id=run_uuid, progress=progress
         )
     else:
         logger.info(
@@ -120,7 +116,7 @@ def load(
             len(already),
         )
         outcomes = loader.load_objects(
-            url, lake, to_load, run_id=run_uuid, progress=progress, workers=workers
+            url, lake, to_load, run_id=run_uuid, progress=progress
         )
     result = summarize(
         outcomes, run_id=str(run_uuid), skipped=len(already), started=started

@@ -25,10 +25,9 @@ answer. An object that is not data (a notice, an error, a body whose sha256 does
 not match its key) is "refused": one quarantine row and a ledger row with the
 reason, nothing else.
 
-Parsing runs ahead of the database by a few objects, in a background thread (or,
-for big loads on machines with cores to spare, in child processes:
-``stocks_elt.warehouse.parse_worker``), so the parse and the COPY overlap and
-memory stays flat whatever the number of objects. The COPY carries the validated
+Parsing runs ahead of the database by a few objects, in a background thread, so
+the parse and the COPY overlap and memory stays flat whatever the number of
+objects. The COPY carries the validated
 API strings as they are: prices reach ``numeric`` columns without a float, and
 without the cost of formatting a ``Decimal`` back into text.
 
@@ -41,13 +40,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import queue
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -73,10 +72,6 @@ REFUSED = "refused"
 _LOCK_CLASS = 0x10AD
 #: Parsed objects waiting for the database, at most.
 _QUEUE_DEPTH = 3
-#: Parse in worker processes when the objects to load hold this many bytes.
-_PROCESS_THRESHOLD_BYTES = 64 * 1024 * 1024
-_MIN_CORES_FOR_WORKERS = 4
-_MAX_WORKERS = 4
 _LEDGER_CHUNK = 5000
 _KEY = re.compile(
     re.escape(RAW_PREFIX)
@@ -111,8 +106,6 @@ class ObjectRef:
     fetched_at: datetime
     name: str
     sha_prefix: str
-    #: Bytes, when the listing told (0 otherwise); decides on parse workers.
-    size: int = 0
 
     @property
     def fetch_order(self) -> tuple[str, str]:
@@ -201,7 +194,7 @@ def list_lake_objects(lake: Lake) -> list[ObjectRef]:
     refs = []
     for item in lake.list(RAW_PREFIX):
         try:
-            refs.append(replace(describe_key(item.key), size=item.size))
+            refs.append(describe_key(item.key))
         except LoadError as exc:
             logger.warning("skipped lake key key=%s reason=%s", item.key, exc)
     refs.sort(key=lambda ref: ref.fetch_order)
@@ -493,54 +486,41 @@ def prepare_body(ref: ObjectRef, body: bytes) -> PreparedObject:
     )
 
 
-def parse_workers(refs: Sequence[ObjectRef], workers: int | None = None) -> int:
-    """How many worker processes should parse ``refs`` (0: a thread will do).
+class _ResponsiveGil:
+    """Shorten the interpreter's thread switch interval while loads run.
 
-    Worker processes pay a start-up of a second or two and copy each body to
-    them and its COPY data back; they win when there is much to parse (a first
-    load, a rebuild) and cores to spare beside the database's own work. On two
-    cores the background thread measured faster (bench/bench_load.py), so
-    ``None`` starts workers only from four cores up.
-
-    Args:
-        refs: the objects to load.
-        workers: a fixed count (0 or 1: a thread), or None to decide.
+    The writer thread waits on the socket some ten times per object (each COPY
+    chunk, each statement); each time it wants the GIL back it waits for the
+    parse thread to yield it, up to the switch interval (5 ms by default). At
+    0.5 ms the writer keeps the database busy and the load ran twice as fast
+    (bench/bench_load.py). The previous interval is restored when the last
+    concurrent load in this process ends.
     """
-    if workers is not None:
-        return workers if workers > 1 else 0
-    total = sum(ref.size for ref in refs)
-    cores = os.cpu_count() or 1
-    if cores < _MIN_CORES_FOR_WORKERS or total < _PROCESS_THRESHOLD_BYTES:
-        return 0
-    return min(cores // 2, _MAX_WORKERS)
+
+    interval = 0.0005
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = sys.getswitchinterval()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, self.interval))
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    sys.setswitchinterval(self._saved)
 
 
-@contextmanager
-def _prepared(
-    lake: Lake, refs: Sequence[ObjectRef], workers: int
-) -> Iterator[Iterator[PreparedObject]]:
-    """Prepare ``refs`` ahead of the writer, in order, a bounded few at a time."""
-    if workers > 1:
-        with _prepared_in_processes(lake, refs, workers) as prepared:
-            yield prepared
-    else:
-        with _prepared_in_background(lake, refs) as prepared:
-            yield prepared
-
-
-@contextmanager
-def _prepared_in_processes(
-    lake: Lake, refs: Sequence[ObjectRef], workers: int
-) -> Iterator[Iterator[PreparedObject]]:
-    """Parse in ``workers`` child processes; bodies are read here, in order."""
-    from stocks_elt.warehouse.parse_worker import ParseWorkers
-
-    pool = ParseWorkers(workers)
-    logger.info("parsing in worker processes workers=%d objects=%d", workers, len(refs))
-    try:
-        yield pool.prepare(lake, refs)
-    finally:
-        pool.close()
+_responsive_gil = _ResponsiveGil()
 
 
 @contextmanager
@@ -584,7 +564,8 @@ def _prepared_in_background(
     thread = threading.Thread(target=produce, name="stocks-elt-parse", daemon=True)
     thread.start()
     try:
-        yield consume()
+        with _responsive_gil():
+            yield consume()
     finally:
         stop.set()
         while thread.is_alive():
@@ -959,7 +940,6 @@ def load_objects(
     *,
     run_id: UUID,
     progress: Progress | None = None,
-    workers: int | None = None,
 ) -> list[ObjectOutcome]:
     """Load ``refs`` in the order given, each in its own transaction.
 
@@ -971,7 +951,6 @@ def load_objects(
         refs: the objects, in fetch order.
         run_id: recorded in the ledger and quarantine rows.
         progress: called after each object with (done, total).
-        workers: parse worker processes (see ``parse_workers``; None decides).
 
     Returns:
         One outcome per object, in order.
@@ -985,7 +964,7 @@ def load_objects(
         return outcomes
     with connect(url, autocommit=True) as conn:
         writer = ObjectWriter(conn, run_id)
-        with _prepared(lake, refs, parse_workers(refs, workers)) as prepared_objects:
+        with _prepared_in_background(lake, refs) as prepared_objects:
             for prepared in prepared_objects:
                 with conn.transaction():
                     if writer.lock_and_check(prepared.ref):
@@ -1006,7 +985,6 @@ def rebuild_from_lake(
     *,
     run_id: UUID,
     progress: Progress | None = None,
-    workers: int | None = None,
 ) -> list[ObjectOutcome]:
     """Empty the raw tables and the ledger, then reload every lake object.
 
@@ -1019,7 +997,6 @@ def rebuild_from_lake(
         lake: the source of truth.
         run_id: recorded in the ledger and quarantine rows.
         progress: called after each object with (done, total).
-        workers: parse worker processes (see ``parse_workers``; None decides).
 
     Returns:
         One outcome per lake object, in fetch order.
@@ -1040,8 +1017,7 @@ def rebuild_from_lake(
             )
             conn.execute(sql.SQL("truncate {} restart identity").format(tables))
             logger.info("rebuild emptied raw tables objects=%d", len(refs))
-            count = parse_workers(refs, workers)
-            with _prepared(lake, refs, count) as prepared_objects:
+            with _prepared_in_background(lake, refs) as prepared_objects:
                 for prepared in prepared_objects:
                     outcome = writer.write(prepared)
                     outcomes.append(outcome)

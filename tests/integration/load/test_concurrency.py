@@ -77,10 +77,7 @@ def clean_run_checksums(
 ) -> dict[str, tuple[int, str]]:
     """The tables one uninterrupted load of the whole lake gives."""
     with fresh_warehouse(postgres_admin_url) as url:
-        load(
-            load_settings(lake_url=lake.url, warehouse_url=url, data_dir=tmp_path),
-            workers=0,
-        )
+        load(load_settings(lake_url=lake.url, warehouse_url=url, data_dir=tmp_path))
         return table_checksums(url)
 
 
@@ -221,22 +218,3 @@ def test_loading_into_the_embedded_postgres_needs_no_configuration(
             server.cleanup_mode = "stop"
             server.cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def test_parsing_in_worker_processes_gives_the_same_tables(
-    settings: Settings,
-    lake: LocalLake,
-    market: Market,
-    tmp_path: Path,
-    postgres_admin_url: str,
-) -> None:
-    keys = fill_lake(lake, market)
-
-    result = load(settings, workers=2)
-
-    assert result.objects_loaded == len(keys)
-    assert settings.warehouse_url is not None
-    url = settings.warehouse_url.get_secret_value()
-    assert table_checksums(url) == clean_run_checksums(
-        postgres_admin_url, lake, tmp_path
-    )
