@@ -135,7 +135,7 @@ def test_a_loader_killed_at_random_points_resumes_to_the_clean_result(
             # later object's transaction, between two, or while it plans.
             while process.is_alive() and time.monotonic() < deadline:
                 if ledger_rows(watcher) > before:
-                    time.sleep(rng.uniform(0.0, 0.2))
+                    time.sleep(rng.uniform(0.0, 0.03))
                     break
                 time.sleep(0.005)
             if process.is_alive():
