@@ -50,6 +50,8 @@ def test_the_key_appears_in_no_log_error_object_metadata_or_table(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    for library in ("httpx", "httpcore"):  # the CLI turns these down in-process
+        caplog.set_level(logging.DEBUG, logger=library)
     for name in ("httpx", "httpcore", "stocks_elt"):
         logging.getLogger(name).setLevel(logging.DEBUG)
     emulator = emulator_factory(per_second_limit=2, daily_limit=14)
@@ -91,6 +93,8 @@ def test_exceptions_from_a_refused_connection_do_not_carry_the_key(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    for library in ("httpx", "httpcore"):  # the CLI turns these down in-process
+        caplog.set_level(logging.DEBUG, logger=library)
     # Nothing listens on port 9 of loopback: every call is refused.
     client = AlphaVantageClient(
         KEY, base_url="http://127.0.0.1:9", max_retries=1, sleep=lambda _: None
