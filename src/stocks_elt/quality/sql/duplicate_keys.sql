@@ -14,6 +14,7 @@ scoped_prices as (
             daily_prices.symbol = scope.symbol
             and daily_prices.trade_date
             between scope.first_date and scope.last_date
+        offset 0  -- a fence: read each symbol's range through the key
     ) as prices
 
 ),

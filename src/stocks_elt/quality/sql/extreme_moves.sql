@@ -41,6 +41,7 @@ closes as (
             daily_prices.symbol = bounds.symbol
             and daily_prices.trade_date
             between bounds.first_date and bounds.last_date
+        offset 0  -- a fence: read each symbol's range through the key
     ) as prices
 
 ),

@@ -12,6 +12,7 @@ cross join lateral (
     where
         daily_prices.symbol = scope.symbol
         and daily_prices.trade_date between scope.first_date and scope.last_date
+    offset 0  -- a fence: read each symbol's range through the key
 ) as prices
 where
     not (
