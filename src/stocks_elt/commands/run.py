@@ -299,7 +299,8 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
             tickers=chosen,
         )
         console.print(
-            f"emulator at {emulator.base_url}, today {today}; data in {data_dir}"
+            f"emulator at {emulator.base_url}, today {today}; data in {data_dir}",
+            soft_wrap=True,
         )
         summary = run_pipeline(settings, chosen, console=None if as_json else console)
     report_path = out or data_dir / "report.html"
@@ -308,7 +309,8 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
     console.print(
         f"report: {report_path.resolve()} "
         f"({report_path.stat().st_size / 1024:.0f} KB); "
-        f"demo took {time.perf_counter() - started:.1f} s"
+        f"demo took {time.perf_counter() - started:.1f} s",
+        soft_wrap=True,
     )
     if summary.outcome != "success":
         sys.exit(1)
