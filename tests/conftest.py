@@ -14,3 +14,15 @@ pytest_plugins = [
     "tests.fixtures.emulator",
     "tests.fixtures.lake",
 ]
+
+
+def pytest_unconfigure() -> None:
+    """Silence pgserver's exit-time log line.
+
+    An embedded Postgres started by a test is stopped by pgserver's atexit hook,
+    which logs after pytest has closed its captured streams; the record would only
+    print a "Logging error" traceback after the test summary.
+    """
+    import logging
+
+    logging.getLogger("pgserver").disabled = True
