@@ -19,6 +19,11 @@ until its oldest call leaves the window; when the day is spent, ``reserve`` rais
   recorded as the call's outcome and closes the day for every caller.
 * A row is a reservation: a call that never completed still counts, so a crash
   never lets a later caller exceed the limits.
+* A burst notice from the API means the key's real burst limit is lower than the
+  configured one (or the key is used elsewhere too). For a minute after one, every
+  caller is paced at one call per second plus the margin. Without this, workers
+  whose retries wait the same second keep colliding: the API counts refused calls
+  too, so each retry spoils the other's window.
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ _KEY_HASH_LENGTH = 16
 #: Extra spacing past each window, so calls reserved just far enough apart still
 #: arrive far enough apart when the network delays the first more than the second.
 _MAX_MARGIN_SECONDS = 0.25
+#: Outcome recorded for a call the API answered with its burst notice.
+BURST_OUTCOME = "burst"
+#: How long a burst notice slows every caller of the key to ``AFTER_BURST``.
+BURST_COOLDOWN_SECONDS = 60.0
 
 
 def key_hash(api_key: str) -> str:
@@ -80,6 +89,10 @@ class RateWindow:
     def margin(self) -> float:
         """Seconds of spacing added past the window (10 % of it, at most 0.25 s)."""
         return min(_MAX_MARGIN_SECONDS, self.seconds / 10)
+
+
+#: The pace after a burst notice: the free key's documented one call per second.
+AFTER_BURST = RateWindow(1, 1.0)
 
 
 @dataclass(frozen=True)
@@ -307,22 +320,22 @@ class WarehouseQuota:
         self, conn: psycopg.Connection[tuple[object, ...]], now: datetime
     ) -> float:
         longest = max(window.seconds + window.margin for window in self._windows)
-        recent = [
-            row[0]
-            for row in conn.execute(
-                "select called_at from audit.api_calls"
-                " where key_hash = %s and called_at > %s - make_interval(secs => %s)"
-                " order by called_at desc",
-                (self.key_hash, now, longest),
-            ).fetchall()
-        ]
+        recent = conn.execute(
+            "select called_at, outcome from audit.api_calls"
+            " where key_hash = %s and called_at > %s - make_interval(secs => %s)"
+            " order by called_at desc",
+            (self.key_hash, now, max(longest, BURST_COOLDOWN_SECONDS)),
+        ).fetchall()
+        windows = self._windows
+        if any(outcome == BURST_OUTCOME for _, outcome in recent):
+            windows = (*windows, AFTER_BURST)
         wait = 0.0
-        for window in self._windows:
+        for window in windows:
             span = window.seconds + window.margin
             # Newest first: the call that must leave the window before one more
             # fits is the calls-th newest.
             if len(recent) >= window.calls:
-                blocking = recent[window.calls - 1]
+                blocking = recent[window.calls - 1][0]
                 assert isinstance(blocking, datetime)
                 wait = max(wait, span - (now - blocking).total_seconds())
         return wait

@@ -9,6 +9,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from stocks_elt.alpha_vantage.classify import AnswerKind
 from stocks_elt.alpha_vantage.quota import (
     Limits,
     WarehouseQuota,
@@ -122,6 +123,47 @@ def test_a_full_second_makes_the_next_caller_wait_for_it(warehouse: str) -> None
     # Two calls 0.5 s old in a 1 s window (+0.1 s margin): wait about 0.6 s.
     assert len(waits) == 1
     assert 0.5 < waits[0] <= 0.6
+
+
+def test_after_a_burst_notice_every_caller_waits_a_second_between_calls(
+    warehouse: str,
+) -> None:
+    waits: list[float] = []
+    limits = Limits(1000, 0, 0)
+    with WarehouseQuota(warehouse, KEY, limits, sleep=waits.append) as first:
+        first.record(first.reserve("SPLITS", "A"), "data")
+        first.reserve("SPLITS", "B")
+    assert waits == [], "1000 calls/s: no wait before any burst notice"
+
+    with WarehouseQuota(warehouse, KEY, limits, sleep=waits.append) as first:
+        first.record(first.reserve("SPLITS", "C"), str(AnswerKind.BURST))
+
+    def age_calls(seconds: float) -> None:
+        waits.append(seconds)
+        with psycopg.connect(warehouse) as conn:
+            conn.execute(
+                "update audit.api_calls set called_at = called_at - %s",
+                (timedelta(seconds=seconds),),
+            )
+
+    # Another process on the same key slows down too: one call per 1.1 s.
+    with WarehouseQuota(warehouse, KEY, limits, sleep=age_calls) as other:
+        other.reserve("DIVIDENDS", "D")
+        assert len(waits) == 1
+        assert 1.0 < waits[0] <= 1.1
+        other.reserve("DIVIDENDS", "E")
+        assert len(waits) == 2
+        assert 1.0 < waits[1] <= 1.1
+
+    # A minute after the notice, the configured pace is back.
+    with psycopg.connect(warehouse) as conn:
+        conn.execute(
+            "update audit.api_calls set called_at = called_at - interval '61 s'"
+        )
+    with WarehouseQuota(warehouse, KEY, limits, sleep=waits.append) as later:
+        later.reserve("SPLITS", "F")
+        later.reserve("SPLITS", "G")
+    assert len(waits) == 2
 
 
 def test_threads_sharing_a_ledger_never_exceed_the_per_second_limit(
