@@ -32,12 +32,12 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
@@ -805,10 +805,36 @@ def check_daily_entry(
 # -- corporate actions ----------------------------------------------------------
 
 
-def _data_entries(
-    body: bytes, object_key: str, symbol: str, what: str
-) -> list[tuple[object, Any]]:
-    """Return ``(date key, entry)`` of a SPLITS/DIVIDENDS ``data`` list."""
+class _Problem(NamedTuple):
+    """Why an entry is rejected."""
+
+    reason: Reason
+    detail: str
+
+
+_Row = TypeVar("_Row", SplitRow, DividendRow)
+
+
+def _dated_entries(
+    body: bytes,
+    object_key: str,
+    symbol: str,
+    what: str,
+    value_field: str,
+    build: Callable[[dict[str, Any], date], _Row | _Problem],
+) -> tuple[list[_Row], list[RejectedRow]]:
+    """Parse the ``data`` list of a SPLITS or DIVIDENDS answer.
+
+    An entry reaches ``build`` when its date field appears once in the answer, is a
+    real day and the entry has ``value_field``; ``build`` returns its row or the
+    reason to reject it. Rejections keep the answer's order.
+
+    Returns:
+        The rows, sorted, and the rejected entries.
+
+    Raises:
+        LoadError: the body is not a ``what`` answer about ``symbol``.
+    """
     document = _load_json(body, object_key)
     data = document.get("data")
     if not isinstance(data, list):
@@ -818,10 +844,49 @@ def _data_entries(
         )
     _check_symbol(document.get("symbol"), symbol, object_key)
     date_field = "effective_date" if what == SPLITS else "ex_dividend_date"
-    return [
-        (entry.get(date_field) if isinstance(entry, dict) else None, entry)
-        for entry in data
-    ]
+    unique, rejected = _reject_duplicates(
+        [
+            (str(entry.get(date_field) if isinstance(entry, dict) else None), entry)
+            for entry in data
+        ],
+        Reason.DUPLICATE_DATE,
+        "date",
+    )
+    rows: list[_Row] = []
+    for key, entry in unique:
+        row_key = key if key != "None" else None
+        if not isinstance(entry, dict) or value_field not in entry:
+            problem = _Problem(Reason.MISSING_FIELD, f"no {value_field!r}")
+        elif _text_or_none(raw_day := entry.get(date_field)) is None:
+            problem = _Problem(Reason.MISSING_DATE, f"{date_field} is unknown")
+        elif (day := _to_date(raw_day)) is None:
+            problem = _Problem(
+                Reason.BAD_DATE, f"{date_field} {raw_day!r} is not a date"
+            )
+        else:
+            built = build(entry, day)
+            if not isinstance(built, _Problem):
+                rows.append(built)
+                continue
+            problem = built
+        rejected.append(RejectedRow(row_key, entry, *problem))
+    rows.sort()
+    return rows, rejected
+
+
+def _number_problem(
+    number: Decimal | None, raw: object, name: str, *, zero_allowed: bool
+) -> _Problem | None:
+    """Say why ``number`` (parsed from ``raw``) is not a factor or an amount."""
+    if number is None:
+        return _Problem(Reason.NOT_NUMERIC, f"{name} is {raw!r}, not a number")
+    if zero_allowed and number < 0:
+        return _Problem(Reason.NEGATIVE_AMOUNT, f"{name} is {number}")
+    if not zero_allowed and number < _MIN_FACTOR:
+        return _Problem(Reason.NON_POSITIVE_FACTOR, f"{name} is {number}")
+    if number >= _MAX_FACTOR:
+        return _Problem(Reason.OUT_OF_RANGE, f"{name} {number} does not fit")
+    return None
 
 
 def parse_splits(body: bytes, *, object_key: str, symbol: str) -> Splits:
@@ -842,50 +907,20 @@ def parse_splits(body: bytes, *, object_key: str, symbol: str) -> Splits:
     Raises:
         LoadError: the body is not a SPLITS answer about ``symbol``.
     """
-    entries = _data_entries(body, object_key, symbol, SPLITS)
-    unique, rejected = _reject_duplicates(
-        [(str(key), entry) for key, entry in entries], Reason.DUPLICATE_DATE, "date"
-    )
-    rows: list[SplitRow] = []
-    for key, entry in unique:
-        day = _to_date(entry.get("effective_date") if isinstance(entry, dict) else None)
-        row_key = key if key != "None" else None
-        if not isinstance(entry, dict) or "split_factor" not in entry:
-            rejected.append(
-                RejectedRow(row_key, entry, Reason.MISSING_FIELD, "no 'split_factor'")
-            )
-            continue
-        if day is None:
-            rejected.append(
-                RejectedRow(
-                    row_key,
-                    entry,
-                    Reason.BAD_DATE,
-                    f"effective_date {entry.get('effective_date')!r} is not a date",
-                )
-            )
-            continue
-        factor = _to_decimal(entry["split_factor"])
-        reason = _factor_problem(factor, entry["split_factor"], "split_factor")
-        if reason is not None:
-            rejected.append(RejectedRow(row_key, entry, *reason))
-            continue
+
+    def build(entry: dict[str, Any], day: date) -> SplitRow | _Problem:
+        raw = entry["split_factor"]
+        factor = _to_decimal(raw)
+        problem = _number_problem(factor, raw, "split_factor", zero_allowed=False)
+        if problem is not None:
+            return problem
         assert factor is not None
-        rows.append(SplitRow(day, factor))
-    rows.sort()
+        return SplitRow(day, factor)
+
+    rows, rejected = _dated_entries(
+        body, object_key, symbol, SPLITS, "split_factor", build
+    )
     return Splits(symbol, rows, rejected)
-
-
-def _factor_problem(
-    number: Decimal | None, raw: object, name: str
-) -> tuple[Reason, str] | None:
-    if number is None:
-        return Reason.NOT_NUMERIC, f"{name} is {raw!r}, not a number"
-    if number < _MIN_FACTOR:
-        return Reason.NON_POSITIVE_FACTOR, f"{name} is {number}"
-    if number >= _MAX_FACTOR:
-        return Reason.OUT_OF_RANGE, f"{name} {number} does not fit"
-    return None
 
 
 def parse_dividends(body: bytes, *, object_key: str, symbol: str) -> Dividends:
@@ -906,64 +941,26 @@ def parse_dividends(body: bytes, *, object_key: str, symbol: str) -> Dividends:
     Raises:
         LoadError: the body is not a DIVIDENDS answer about ``symbol``.
     """
-    entries = _data_entries(body, object_key, symbol, DIVIDENDS)
-    unique, rejected = _reject_duplicates(
-        [(str(key), entry) for key, entry in entries], Reason.DUPLICATE_DATE, "date"
-    )
-    rows: list[DividendRow] = []
-    for key, entry in unique:
-        row_key = key if key != "None" else None
-        if not isinstance(entry, dict) or "amount" not in entry:
-            rejected.append(
-                RejectedRow(row_key, entry, Reason.MISSING_FIELD, "no 'amount'")
-            )
-            continue
-        raw_day = entry.get("ex_dividend_date")
-        if _text_or_none(raw_day) is None:
-            rejected.append(
-                RejectedRow(
-                    row_key, entry, Reason.MISSING_DATE, "ex_dividend_date is unknown"
-                )
-            )
-            continue
-        ex_date = _to_date(raw_day)
-        if ex_date is None:
-            rejected.append(
-                RejectedRow(
-                    row_key,
-                    entry,
-                    Reason.BAD_DATE,
-                    f"ex_dividend_date {raw_day!r} is not a date",
-                )
-            )
-            continue
+
+    def build(entry: dict[str, Any], ex_date: date) -> DividendRow | _Problem:
         others: list[date | None] = []
         for name in ("declaration_date", "record_date", "payment_date"):
-            raw = entry.get(name)
-            other = None if _text_or_none(raw) is None else _to_date(raw)
-            if other is None and _text_or_none(raw) is not None:
-                rejected.append(
-                    RejectedRow(
-                        row_key, entry, Reason.BAD_DATE, f"{name} {raw!r} is not a date"
-                    )
-                )
-                break
+            raw_day = entry.get(name)
+            other = _to_date(raw_day)
+            if other is None and _text_or_none(raw_day) is not None:
+                return _Problem(Reason.BAD_DATE, f"{name} {raw_day!r} is not a date")
             others.append(other)
-        else:
-            amount = _to_decimal(entry["amount"])
-            problem: tuple[Reason, str] | None = None
-            if amount is None:
-                problem = (Reason.NOT_NUMERIC, f"amount is {entry['amount']!r}")
-            elif amount < 0:
-                problem = (Reason.NEGATIVE_AMOUNT, f"amount is {amount}")
-            elif amount >= _MAX_FACTOR:
-                problem = (Reason.OUT_OF_RANGE, f"amount {amount} does not fit")
-            if problem is not None:
-                rejected.append(RejectedRow(row_key, entry, *problem))
-                continue
-            assert amount is not None
-            rows.append(DividendRow(ex_date, amount, *others))
-    rows.sort()
+        raw = entry["amount"]
+        amount = _to_decimal(raw)
+        problem = _number_problem(amount, raw, "amount", zero_allowed=True)
+        if problem is not None:
+            return problem
+        assert amount is not None
+        return DividendRow(ex_date, amount, *others)
+
+    rows, rejected = _dated_entries(
+        body, object_key, symbol, DIVIDENDS, "amount", build
+    )
     return Dividends(symbol, rows, rejected)
 
 

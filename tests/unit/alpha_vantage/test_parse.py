@@ -384,7 +384,7 @@ def test_splits_parse_and_a_bad_entry_is_rejected() -> None:
     ]
     assert [(r.row_key, r.reason) for r in splits.rejected] == [
         ("2005-05-01", Reason.NON_POSITIVE_FACTOR),
-        (None, Reason.BAD_DATE),
+        (None, Reason.MISSING_DATE),
         ("1998-01-02", Reason.MISSING_FIELD),
     ]
     assert splits.rows_parsed == 5
