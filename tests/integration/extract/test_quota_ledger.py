@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import psycopg
@@ -38,6 +39,20 @@ def _max_in_window(stamps: list[float], seconds: float) -> int:
         inside = [s for s in stamps[start:] if s < first + seconds]
         most = max(most, len(inside))
     return most
+
+
+def _aging_sleep(url: str, waits: list[float]) -> Callable[[float], None]:
+    """A sleep that notes the wait and moves every call that far into the past."""
+
+    def age_calls(seconds: float) -> None:
+        waits.append(seconds)
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "update audit.api_calls set called_at = called_at - %s",
+                (timedelta(seconds=seconds),),
+            )
+
+    return age_calls
 
 
 def test_the_daily_quota_refuses_the_call_after_the_last(warehouse: str) -> None:
@@ -108,15 +123,7 @@ def test_a_full_second_makes_the_next_caller_wait_for_it(warehouse: str) -> None
             "update audit.api_calls set called_at = called_at - interval '0.5 s'"
         )
 
-    def age_calls(seconds: float) -> None:
-        waits.append(seconds)
-        with psycopg.connect(warehouse) as conn:
-            conn.execute(
-                "update audit.api_calls set called_at = called_at - %s",
-                (timedelta(seconds=seconds),),
-            )
-
-    ledger._sleep = age_calls
+    ledger._sleep = _aging_sleep(warehouse, waits)
     ledger.reserve("SPLITS", "C")
     ledger.close()
 
@@ -138,16 +145,9 @@ def test_after_a_burst_notice_every_caller_waits_a_second_between_calls(
     with WarehouseQuota(warehouse, KEY, limits, sleep=waits.append) as first:
         first.record(first.reserve("SPLITS", "C"), str(AnswerKind.BURST))
 
-    def age_calls(seconds: float) -> None:
-        waits.append(seconds)
-        with psycopg.connect(warehouse) as conn:
-            conn.execute(
-                "update audit.api_calls set called_at = called_at - %s",
-                (timedelta(seconds=seconds),),
-            )
-
     # Another process on the same key slows down too: one call per 1.1 s.
-    with WarehouseQuota(warehouse, KEY, limits, sleep=age_calls) as other:
+    aging = _aging_sleep(warehouse, waits)
+    with WarehouseQuota(warehouse, KEY, limits, sleep=aging) as other:
         other.reserve("DIVIDENDS", "D")
         assert len(waits) == 1
         assert 1.0 < waits[0] <= 1.1
