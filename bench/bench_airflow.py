@@ -17,7 +17,9 @@ ratio (candidate / baseline) at most 2.
 
     flock /tmp/stocks-elt-heavy.lock uv run python bench/bench_airflow.py
 
-Prints ``case  baseline_s  candidate_s  ratio``, then each DAG run's duration.
+Prints ``case  baseline_s  candidate_s  ratio``, then each DAG run's duration with
+its tasks' summed run time, the slowest tasks and the mean wait from queued to
+running (the scheduler's and executor's share).
 Not collected by pytest.
 """
 
@@ -33,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -108,7 +111,7 @@ def _run_baseline(
 
 def _run_airflow(
     settings: Settings, tickers: list[str], metadata_url: str
-) -> tuple[float, float, dict[str, float]]:
+) -> tuple[float, float, dict[str, float], dict[str, str]]:
     airflow = LocalAirflow(
         settings,
         port=18080,
@@ -128,6 +131,7 @@ def _run_airflow(
             )
         }
         runs: dict[str, float] = {}
+        tasks: dict[str, str] = {}
         for dag_id in CHAIN:
             while dag_id not in run_ids:
                 found = airflow.dag_runs(dag_id)
@@ -139,8 +143,33 @@ def _run_airflow(
             if run["state"] != "success":
                 raise SystemExit(f"{dag_id} {run_ids[dag_id]} ended {run['state']}")
             runs[dag_id] = _seconds(run["start_date"], run["end_date"])
+            tasks[dag_id] = _task_summary(
+                airflow.task_instances(dag_id, run_ids[dag_id])
+            )
         elapsed = time.perf_counter() - started
-    return startup, elapsed, runs
+    return startup, elapsed, runs, tasks
+
+
+def _task_summary(instances: list[dict[str, Any]]) -> str:
+    """Tasks, their summed run time, the slowest, and the wait from queued to run."""
+    ran = [ti for ti in instances if ti.get("start_date") and ti.get("end_date")]
+    if not ran:
+        return "no task ran"
+    durations = sorted(
+        ((_seconds(ti["start_date"], ti["end_date"]), ti["task_id"]) for ti in ran),
+        reverse=True,
+    )
+    waits = [
+        _seconds(ti["queued_when"], ti["start_date"])
+        for ti in ran
+        if ti.get("queued_when")
+    ]
+    slowest = ", ".join(f"{task} {sec:.1f}" for sec, task in durations[:3])
+    mean_wait = sum(waits) / len(waits) if waits else 0.0
+    return (
+        f"{len(ran)} tasks, {sum(d for d, _ in durations):.1f} s of task time, "
+        f"queued->running {mean_wait:.1f} s mean; slowest: {slowest}"
+    )
 
 
 def _seconds(start: str, end: str) -> float:
@@ -177,7 +206,9 @@ def main() -> int:
         )
         baseline, stages = _run_baseline(baseline_settings, tickers)
         metadata_url = metadata_db.replace("postgresql://", "postgresql+psycopg2://", 1)
-        startup, candidate, runs = _run_airflow(airflow_settings, tickers, metadata_url)
+        startup, candidate, runs, tasks = _run_airflow(
+            airflow_settings, tickers, metadata_url
+        )
         rows = _fact_rows(run_db), _fact_rows(airflow_db)
     if rows[0] != rows[1]:
         print(f"marts differ: run {rows[0]} rows, airflow {rows[1]} rows")
@@ -194,7 +225,7 @@ def main() -> int:
         print(f"  {stage:28} {seconds:6.1f} s")
     print(f"airflow, by DAG run (start-up {startup:.1f} s not counted):")
     for dag_id, seconds in runs.items():
-        print(f"  {dag_id:28} {seconds:6.1f} s")
+        print(f"  {dag_id:28} {seconds:6.1f} s  ({tasks[dag_id]})")
     return 0 if ratio <= TARGET_RATIO else 1
 
 

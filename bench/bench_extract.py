@@ -65,7 +65,7 @@ def fresh_database() -> Iterator[str]:
     except psycopg.OperationalError:
         import pgserver
 
-        server = pgserver.get_server(
+        server = pgserver.get_server(  # type: ignore[attr-defined]
             Path(tempfile.mkdtemp()) / "pg", cleanup_mode="stop"
         )
         admin = str(server.get_uri())

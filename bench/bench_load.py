@@ -262,7 +262,7 @@ def poc_baseline(
     admin_url: str, lake_root: Path, keys: Sequence[str]
 ) -> tuple[int, float]:
     """The proof of concept: DataFrame.from_dict, executemany in 1,000-row chunks."""
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
     with database(admin_url, migrated=False) as url:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -341,7 +341,8 @@ def load_in_subprocess(
         ).stdout
     finally:
         keys_file.unlink()
-    return json.loads(output.strip().splitlines()[-1])
+    figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return figures
 
 
 def load_here(

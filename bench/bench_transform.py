@@ -131,7 +131,9 @@ def _server_url() -> str:
         import pgserver
 
         folder = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        server = pgserver.get_server(folder / "pgdata", cleanup_mode="stop")
+        server = pgserver.get_server(  # type: ignore[attr-defined]
+            folder / "pgdata", cleanup_mode="stop"
+        )
         return str(server.get_uri())
 
 
