@@ -9,6 +9,7 @@ these modules imports it at module level). No Airflow server runs.
 from __future__ import annotations
 
 import ast
+import json
 import socket
 import sys
 import time
@@ -39,6 +40,18 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
             # Cosmos' first dbt ls takes seconds; a busy CI box must not time out.
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
+            # As `stocks-elt airflow` sets it: dbt ls then parses with the real
+            # profile (it opens no connection all the same).
+            "AIRFLOW_CONN_STOCKS_WAREHOUSE": json.dumps(
+                {
+                    "conn_type": "postgres",
+                    "host": "127.0.0.1",
+                    "port": 5432,
+                    "login": "postgres",
+                    "password": "not-a-real-password",
+                    "schema": "stocks_integrity",
+                }
+            ),
         }.items():
             patch.setenv(name, value)
         patch.syspath_prepend(str(DAGS_FOLDER))

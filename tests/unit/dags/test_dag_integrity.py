@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +194,53 @@ def test_a_test_on_two_models_runs_after_both_are_built(
     for task in relationships:
         assert "dim_symbols_model_build" in task.upstream_task_ids, task.task_id
         assert len(task.upstream_task_ids) == 2, task.task_id
+
+
+def test_dbt_tasks_reuse_the_partial_parse_that_dbt_ls_left(
+    parsed_dags: ParsedDags,
+    airflow_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A task's dbt starts from the cached parse instead of parsing all again.
+
+    dbt keeps a partial parse only when the profile's connection fields match the
+    ones it was written with; with a mock profile every first task parses the
+    whole project (about 10 s of CPU each).
+    """
+    from dbt.cli.main import dbtRunner
+
+    dag = _dag(parsed_dags, "dbt_run_models")
+    task = _build_task(dag, "stg_alpha_vantage__daily_prices")
+    cached = sorted((airflow_home / "cosmos").rglob("partial_parse.msgpack"))
+    assert cached, "dbt ls left no partial parse in the Cosmos cache"
+    project = tmp_path / "dbt"
+    shutil.copytree(
+        DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    (project / "target").mkdir()
+    shutil.copy2(cached[-1], project / "target" / "partial_parse.msgpack")
+
+    events: list[Any] = []
+    with task.profile_config.ensure_profile() as (profile_path, env_vars):
+        for name, value in env_vars.items():
+            monkeypatch.setenv(name, value)
+        result = dbtRunner(callbacks=[events.append]).invoke(
+            [
+                "parse",
+                "--project-dir",
+                str(project),
+                "--profiles-dir",
+                str(profile_path.parent),
+                "--profile",
+                task.profile_config.profile_name,
+                "--target",
+                task.profile_config.target_name,
+            ]
+        )
+
+    assert result.success, result.exception
+    refusals = [
+        event.info.msg for event in events if event.info.name == "UnableToPartialParse"
+    ]
+    assert refusals == []
