@@ -821,13 +821,14 @@ def _dated_entries(
     symbol: str,
     what: str,
     value_field: str,
-    build: Callable[[dict[str, Any], date], _Row | _Problem],
+    build: Callable[[dict[str, Any], date, Decimal], _Row | _Problem],
 ) -> tuple[list[_Row], list[RejectedRow]]:
     """Parse the ``data`` list of a SPLITS or DIVIDENDS answer.
 
-    An entry reaches ``build`` when its date field appears once in the answer, is a
-    real day and the entry has ``value_field``; ``build`` returns its row or the
-    reason to reject it. Rejections keep the answer's order.
+    An entry reaches ``build`` when its date field appears once in the answer and
+    is a real day, and its ``value_field`` is a number that fits numeric(18, 6):
+    positive for a split factor, not negative for a dividend amount. ``build``
+    returns its row or the reason to reject it. Rejections keep the answer's order.
 
     Returns:
         The rows, sorted, and the rejected entries.
@@ -864,7 +865,14 @@ def _dated_entries(
                 Reason.BAD_DATE, f"{date_field} {raw_day!r} is not a date"
             )
         else:
-            built = build(entry, day)
+            raw_value = entry[value_field]
+            value = _to_decimal(raw_value)
+            built: _Row | _Problem | None = _number_problem(
+                value, raw_value, value_field, zero_allowed=what == DIVIDENDS
+            )
+            if built is None:
+                assert value is not None
+                built = build(entry, day, value)
             if not isinstance(built, _Problem):
                 rows.append(built)
                 continue
@@ -908,13 +916,7 @@ def parse_splits(body: bytes, *, object_key: str, symbol: str) -> Splits:
         LoadError: the body is not a SPLITS answer about ``symbol``.
     """
 
-    def build(entry: dict[str, Any], day: date) -> SplitRow | _Problem:
-        raw = entry["split_factor"]
-        factor = _to_decimal(raw)
-        problem = _number_problem(factor, raw, "split_factor", zero_allowed=False)
-        if problem is not None:
-            return problem
-        assert factor is not None
+    def build(entry: dict[str, Any], day: date, factor: Decimal) -> SplitRow:
         return SplitRow(day, factor)
 
     rows, rejected = _dated_entries(
@@ -942,7 +944,9 @@ def parse_dividends(body: bytes, *, object_key: str, symbol: str) -> Dividends:
         LoadError: the body is not a DIVIDENDS answer about ``symbol``.
     """
 
-    def build(entry: dict[str, Any], ex_date: date) -> DividendRow | _Problem:
+    def build(
+        entry: dict[str, Any], ex_date: date, amount: Decimal
+    ) -> DividendRow | _Problem:
         others: list[date | None] = []
         for name in ("declaration_date", "record_date", "payment_date"):
             raw_day = entry.get(name)
@@ -950,12 +954,6 @@ def parse_dividends(body: bytes, *, object_key: str, symbol: str) -> Dividends:
             if other is None and _text_or_none(raw_day) is not None:
                 return _Problem(Reason.BAD_DATE, f"{name} {raw_day!r} is not a date")
             others.append(other)
-        raw = entry["amount"]
-        amount = _to_decimal(raw)
-        problem = _number_problem(amount, raw, "amount", zero_allowed=True)
-        if problem is not None:
-            return problem
-        assert amount is not None
         return DividendRow(ex_date, amount, *others)
 
     rows, rejected = _dated_entries(
