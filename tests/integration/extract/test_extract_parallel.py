@@ -92,7 +92,11 @@ def test_two_processes_on_one_key_stay_within_every_limit(
     stamps = [c.at for c in calls]
     assert most_in_window(stamps, 1.0) <= PER_SECOND
     assert most_in_window(stamps, 60.0) <= PER_MINUTE
-    # Both processes called, and the 5th call had to wait for the first minute.
-    assert {c.symbol for c in calls} & {"IBM", "MSFT"}
-    assert {c.symbol for c in calls} & {"AAPL", "KO"}
+    # One day for both: each process called, or found the day already spent by
+    # the other (which one gets the freed slots is a race, so either may).
+    called = {c.symbol for c in calls}
+    for result in results:
+        mine = {o["symbol"]: o["outcome"] for o in result["outcomes"]}
+        assert called & set(mine) or set(mine.values()) == {"deferred"}, mine
+    # The 5th call had to wait for the first minute to pass.
     assert (sorted(stamps)[PER_MINUTE] - min(stamps)).total_seconds() >= 60.0
