@@ -162,6 +162,21 @@ def daily_body(
     return json.dumps(document, indent=4).encode()
 
 
+def put_ibm_correction(lake: Lake, fetched_at: datetime) -> str:
+    """Store a later IBM answer that revises the 2024-06-21 session; return its key."""
+    return put_answer(
+        lake,
+        "TIME_SERIES_DAILY",
+        "IBM",
+        daily_body(
+            "IBM",
+            {"2024-06-21": ("170.0000", "175.0000", "169.0000", "171.0000", "5")},
+            last_refreshed="2024-06-21",
+        ),
+        fetched_at,
+    )
+
+
 def daily_body_with_repeated_date(
     symbol: str, entries: Sequence[tuple[str, tuple[str, ...]]], last_refreshed: str
 ) -> bytes:

@@ -22,10 +22,9 @@ from stocks_elt.warehouse.connection import warehouse_url
 from tests.integration.load.lakes import (
     at,
     count,
-    daily_body,
     fresh_warehouse,
-    put_answer,
     put_emulated,
+    put_ibm_correction,
     table_checksums,
 )
 
@@ -62,19 +61,7 @@ def fill_lake(lake: LocalLake, market: Market) -> list[str]:
         minute += 1
         keys.append(put_emulated(lake, market, "DIVIDENDS", symbol, at(minute)))
         keys.append(put_emulated(lake, market, "SPLITS", symbol, at(minute)))
-    keys.append(
-        put_answer(
-            lake,
-            "TIME_SERIES_DAILY",
-            "IBM",
-            daily_body(
-                "IBM",
-                {"2024-06-21": ("170.0000", "175.0000", "169.0000", "171.0000", "5")},
-                last_refreshed="2024-06-21",
-            ),
-            at((len(SESSIONS) + 1) * 1440),
-        )
-    )
+    keys.append(put_ibm_correction(lake, at((len(SESSIONS) + 1) * 1440)))
     return keys
 
 

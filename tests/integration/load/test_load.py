@@ -22,6 +22,7 @@ from tests.integration.load.lakes import (
     daily_body_with_repeated_date,
     put_answer,
     put_emulated,
+    put_ibm_correction,
     table_checksums,
 )
 
@@ -452,17 +453,7 @@ def test_rebuilding_from_the_lake_gives_the_incrementally_built_tables(
     keys = fill_lake(lake, market)
     # Loaded in three runs, with a correction and a refused object in between.
     load(settings, keys[:4])
-    put_answer(
-        lake,
-        "TIME_SERIES_DAILY",
-        "IBM",
-        daily_body(
-            "IBM",
-            {"2024-06-21": ("170.0000", "175.0000", "169.0000", "171.0000", "5")},
-            last_refreshed="2024-06-21",
-        ),
-        at(60),
-    )
+    put_ibm_correction(lake, at(60))
     put_answer(lake, "SPLITS", "AAPL", b'{"Note": "slow down"}', at(61))
     load(settings, keys[:8])
     load(settings)
