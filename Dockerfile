@@ -4,7 +4,7 @@
 # apache-airflow version in uv.lock. The runtime's ONBUILD steps install
 # packages.txt (apt) and requirements.txt (pip; generated from uv.lock by
 # scripts/export-requirements), then copy the project into /usr/local/airflow:
-# dags/ is the DAG folder, src/ the stocks_elt package, dbt/ the dbt project.
+# dags/ is the DAG folder, src/ the stocks_elt package (with its dbt project).
 FROM astrocrpublic.azurecr.io/runtime:3.3-8
 
 # The package is imported from the source tree, so no build step is needed.

@@ -1,7 +1,8 @@
 """
 ## dbt_run_models
 
-Builds the dbt project (`dbt/`: staging, intermediate and marts) on the warehouse
+Builds the dbt project shipped in the package
+(`stocks_elt/transform/dbt_project`: staging, intermediate and marts) on the warehouse
 with astronomer-cosmos: every model is a task that runs `dbt build` on it (its unit
 tests, the model, its data tests), in the project's dependency order, so a failing
 model or test is visible at a glance and stops what depends on it. Tests that span
@@ -23,7 +24,6 @@ two models run in tasks of their own once both are built.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, ClassVar
 
 from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
@@ -31,8 +31,9 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from common import DEFAULT_ARGS, WAREHOUSE_CONN_ID, WAREHOUSE_RAW
+from stocks_elt.transform import packaged_project_dir
 
-DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt"
+DBT_PROJECT = packaged_project_dir()
 #: dbt's partial parse is kept only when the profile's connection fields match,
 #: so `dbt ls` parses with the real profile whenever it needs no lookup.
 PARSE_WITH_REAL_PROFILE = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}" in os.environ

@@ -1,8 +1,9 @@
 """
 Run the dbt project against the warehouse, in-process.
 
-The project lives in ``dbt/`` at the root of a repository checkout (found relative
-to this file; pass ``project_dir`` to use another copy). Its ``profiles.yml`` reads
+The project ships inside the package (``stocks_elt/transform/dbt_project``, found
+through ``importlib.resources``), so an installed wheel runs the transform as a
+checkout does; pass ``project_dir`` to use another copy. Its ``profiles.yml`` reads
 the connection from ``STOCKS_ELT_DBT_*`` variables, which this module sets from the
 settings for the duration of a call (the password goes in
 ``DBT_ENV_SECRET_STOCKS_ELT_PASSWORD``, which dbt scrubs from its logs). dbt's
@@ -26,12 +27,11 @@ from typing import Any
 
 from stocks_elt.config import Settings
 from stocks_elt.errors import TransformError
+from stocks_elt.transform import packaged_project_dir
 from stocks_elt.warehouse.connection import connection_parameters, warehouse_url
 
 logger = logging.getLogger(__name__)
 
-#: The dbt project of a repository checkout: <repo>/dbt next to <repo>/src.
-DEFAULT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt"
 
 _MODEL = "model"
 _TESTS = frozenset({"test", "unit_test"})
@@ -68,16 +68,17 @@ class TransformResult:
 
 
 def dbt_project_dir(project_dir: Path | None = None) -> Path:
-    """Return the dbt project folder: ``project_dir``, or the checkout's ``dbt/``.
+    """Return the dbt project folder: ``project_dir``, or the one this package ships.
 
     Raises:
-        TransformError: the folder holds no ``dbt_project.yml``.
+        TransformError: the folder holds no ``dbt_project.yml`` (or the package is
+            installed somewhere that is not a folder on disk, such as a zip file).
     """
-    folder = (project_dir or DEFAULT_PROJECT_DIR).resolve()
+    folder = (project_dir or packaged_project_dir()).resolve()
     if not (folder / "dbt_project.yml").is_file():
         raise TransformError(
-            f"no dbt project in {folder}: dbt_project.yml is missing; run from a "
-            "repository checkout or pass the project folder"
+            f"no dbt project in {folder}: dbt_project.yml is missing; reinstall "
+            "stocks-elt or pass the project folder"
         )
     return folder
 

@@ -34,8 +34,12 @@ def _outcome(*results: Any, success: bool = True) -> Any:
     )
 
 
-def test_the_default_project_is_the_checkouts_dbt_folder() -> None:
-    assert dbt_project_dir() == Path(__file__).parents[3] / "dbt"
+def test_the_default_project_is_the_one_the_package_ships() -> None:
+    import stocks_elt.transform
+
+    shipped = Path(stocks_elt.transform.__file__).parent / "dbt_project"
+    assert dbt_project_dir() == shipped.resolve()
+    assert (shipped / "dbt_project.yml").is_file()
 
 
 def test_a_folder_without_dbt_project_yml_is_refused_by_name(tmp_path: Path) -> None:
