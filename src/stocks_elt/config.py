@@ -9,9 +9,12 @@ object down.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -72,10 +75,16 @@ class Settings(BaseSettings):
     )
     alpha_vantage_base_url: str = "https://www.alphavantage.co"
     alpha_vantage_is_premium: bool = False
-    alpha_vantage_calls_per_second: float = Field(default=1.0, gt=0)
-    alpha_vantage_calls_per_minute: int = Field(default=0, ge=0)  # 0: no limit
-    alpha_vantage_daily_quota: int = Field(default=25, ge=0)  # 0: no limit
-    alpha_vantage_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Finite and in range: 0.01 is one call every 100 s; premium plans top out at
+    # 1200 calls a minute (20 a second).
+    alpha_vantage_calls_per_second: float = Field(
+        default=1.0, ge=0.01, le=100, allow_inf_nan=False
+    )
+    alpha_vantage_calls_per_minute: int = Field(default=0, ge=0, le=100_000)  # 0: none
+    alpha_vantage_daily_quota: int = Field(default=25, ge=0, le=10_000_000)  # 0: none
+    alpha_vantage_timeout_seconds: float = Field(
+        default=30.0, ge=0.1, le=600, allow_inf_nan=False
+    )
     alpha_vantage_max_retries: int = Field(default=4, ge=0, le=20)
     extract_concurrency: int = Field(default=4, ge=1, le=64)
     batch_size: int = Field(default=20, ge=1, le=1000)
@@ -200,12 +209,41 @@ def _describe(exc: ValidationError) -> str:
         else:
             shown = repr(value)
         reason = str(error["msg"]).removeprefix("Value error, ")
+        allowed = _range_of(field)
+        if allowed and allowed not in reason:
+            reason = f"{reason} (allowed: {allowed})"
         example = _EXAMPLES.get(field, "")
         lines.append(
             f"{variable}={shown}: {reason}"
             + (f"; for example {example}" if example else "")
         )
     return "bad configuration: " + "; ".join(lines)
+
+
+def _range_of(field: str) -> str | None:
+    """The allowed range of a numeric setting, from its field's bounds."""
+    info = Settings.model_fields.get(field)
+    if info is None:
+        return None
+    low = high = None
+    for bound in info.metadata:
+        low = (
+            getattr(bound, "ge", None)
+            if getattr(bound, "ge", None) is not None
+            else low
+        )
+        high = (
+            getattr(bound, "le", None)
+            if getattr(bound, "le", None) is not None
+            else high
+        )
+    if low is None and high is None:
+        return None
+    if high is None:
+        return f"{low} or more"
+    if low is None:
+        return f"{high} or less"
+    return f"{low} to {high}"
 
 
 def _field_of(loc: str) -> str:
@@ -220,10 +258,79 @@ def _field_of(loc: str) -> str:
 
 
 def _variable_name(field: str, loc: str) -> str:
+    """The variable the user set for ``field``: of several spellings (the API key
+    has three), the one the environment (or ``.env``) actually holds."""
     info = Settings.model_fields.get(field)
     alias = info.validation_alias if info is not None else None
     if isinstance(alias, AliasChoices):
-        if loc in alias.choices:
-            return loc
-        return str(alias.choices[0])
+        names = [str(choice) for choice in alias.choices]
+        present = _variables_present()
+        for name in names:  # pydantic-settings takes the first one present
+            if name.upper() in present:
+                return name
+        return loc if loc in names else names[0]
     return f"{_ENV_PREFIX}{field.upper()}"
+
+
+def _variables_present() -> set[str]:
+    """Upper-cased names of the variables set in the environment or ``.env``."""
+    names = {name.upper() for name in os.environ}
+    dotenv = Path(".env")
+    if dotenv.is_file():
+        for line in dotenv.read_text(encoding="utf-8", errors="replace").splitlines():
+            name, sep, _ = line.strip().removeprefix("export ").partition("=")
+            if sep and not name.startswith("#"):
+                names.add(name.strip().upper())
+    return names
+
+
+def check_writable_paths(settings: Settings) -> None:
+    """Make sure the data dir (and a lake folder) can be written, before any work.
+
+    Called by the commands that write, so that a folder they cannot use is a
+    configuration error at once, not a failure after API calls were spent.
+
+    Raises:
+        ConfigError: a folder cannot be created or written; the message names
+            the variable that chose it.
+    """
+    folders = [("STOCKS_ELT_DATA_DIR", settings.data_dir, "data_dir")]
+    lake = settings.resolved_lake_url
+    if lake.startswith("file:"):
+        parts = urlsplit(lake)
+        netloc = "" if parts.netloc in ("", "localhost") else parts.netloc
+        folder = Path(unquote(netloc + parts.path))
+        folders.append(("STOCKS_ELT_LAKE_URL", folder, "lake_url"))
+    created: list[Path] = []
+    for variable, folder, field in folders:
+        problem = _unwritable(folder, created)
+        if problem is not None:
+            for made in reversed(created):  # leave nothing behind
+                with contextlib.suppress(OSError):
+                    made.rmdir()
+            raise ConfigError(
+                f"bad configuration: {variable}: the folder {folder} {problem}; "
+                f"for example {_EXAMPLES[field]}"
+            )
+
+
+def _unwritable(folder: Path, created: list[Path]) -> str | None:
+    """Why ``folder`` cannot be written (None when it can); the folders made on
+    the way are appended to ``created``."""
+    missing = [parent for parent in (folder, *folder.parents) if not parent.exists()]
+    for parent in reversed(missing):
+        try:
+            parent.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            return f"cannot be created ({exc.strerror or exc})"
+        created.append(parent)
+    if not folder.is_dir():
+        return "is not a folder"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"cannot be written ({exc.strerror or exc})"
+    return None

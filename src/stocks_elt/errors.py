@@ -12,6 +12,7 @@ Errors stocks_elt raises on purpose.
     - ApiError                 "Error Message" body or an HTTP error status
     - SymbolNotFound           an empty answer: the API knows no such symbol
   + LakeError
+    - LakeUnavailable          the store cannot be reached (an outage); stops the run
   + WarehouseError
   + LoadError
   + QualityGateFailed          a blocking check failed; the chain stops (exit code 1)
@@ -82,6 +83,10 @@ class SymbolNotFound(ExtractError):  # noqa: N818 - the domain's word
 
 class LakeError(StocksEltError):
     """Reading or writing the raw lake failed."""
+
+
+class LakeUnavailable(LakeError):  # noqa: N818 - the domain's word
+    """The lake's store cannot be reached: every later read or write would fail."""
 
 
 class WarehouseError(StocksEltError):

@@ -16,7 +16,8 @@ importing this module is cheap (Airflow parses DAG files that import it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,32 @@ def _settings(settings: Settings | None) -> Settings:
     from stocks_elt.config import load_settings
 
     return settings if settings is not None else load_settings()
+
+
+@contextmanager
+def _outages(settings: Settings, stage: str) -> Iterator[None]:
+    """Turn a warehouse that stops answering mid-stage into one line that names it.
+
+    The stages retry lost connections a few times where a retry is safe; what
+    still escapes them is an outage, reported as ``WarehouseError`` (exit 1).
+    """
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        from stocks_elt.config import redact_url
+        from stocks_elt.errors import WarehouseError
+
+        where = (
+            redact_url(settings.warehouse_url.get_secret_value())
+            if settings.warehouse_url is not None
+            else f"embedded in {settings.data_dir}"
+        )
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise WarehouseError(
+            f"{stage}: the warehouse ({where}) stopped answering: {lines[0]}"
+        ) from None
 
 
 def plan_batches(
@@ -50,7 +77,9 @@ def plan_batches(
     """
     from stocks_elt.stages.extract import plan_batches as _plan
 
-    return _plan(_settings(settings), tickers)
+    chosen = _settings(settings)
+    with _outages(chosen, "plan"):
+        return _plan(chosen, tickers)
 
 
 def extract_batch(
@@ -66,7 +95,9 @@ def extract_batch(
     """
     from stocks_elt.stages.extract import extract
 
-    return extract(_settings(settings), symbols, run_id=run_id, as_of=as_of)
+    chosen = _settings(settings)
+    with _outages(chosen, "extract"):
+        return extract(chosen, symbols, run_id=run_id, as_of=as_of)
 
 
 def load_objects(
@@ -74,10 +105,14 @@ def load_objects(
     settings: Settings | None = None,
     run_id: str | None = None,
 ) -> LoadResult:
-    """Load the given lake objects plus any earlier ones the ledger has not seen."""
+    """Load the given lake objects, plus every object extract announced that no
+    load recorded yet (a run killed before its load left them); None loads every
+    object of the lake not yet loaded."""
     from stocks_elt.stages.load import load
 
-    return load(_settings(settings), object_keys, run_id=run_id)
+    chosen = _settings(settings)
+    with _outages(chosen, "load"):
+        return load(chosen, object_keys, run_id=run_id)
 
 
 def run_quality_gate(
@@ -88,15 +123,44 @@ def run_quality_gate(
     """Run the data-quality checks; raise QualityGateFailed on a blocking failure."""
     from stocks_elt.quality.gate import run_quality_gate as _gate
 
-    return _gate(_settings(settings), run_id=run_id, symbols=symbols)
+    chosen = _settings(settings)
+    with _outages(chosen, "quality gate"):
+        return _gate(chosen, run_id=run_id, symbols=symbols)
 
 
 def transform(
     settings: Settings | None = None,
     select: Sequence[str] | None = None,
     full_refresh: bool = False,
+    *,
+    holder: str = "stocks-elt transform",
+    on_wait: Callable[[str], None] | None = None,
 ) -> TransformResult:
-    """Run ``dbt build`` on the warehouse; raise TransformError on failure."""
-    from stocks_elt.transform.dbt import run_dbt_build
+    """Run ``dbt build`` on the warehouse; raise TransformError on failure.
 
-    return run_dbt_build(_settings(settings), select=select, full_refresh=full_refresh)
+    The build holds the warehouse's transform lock: a second run's transform
+    waits for the first (``on_wait`` hears about it in one line) instead of
+    building the same views at the same time.
+
+    Args:
+        settings: the configuration; None reads it.
+        select: dbt node selectors; None builds everything.
+        full_refresh: rebuild the incremental marts from scratch.
+        holder: how this transform appears to one that waits for it.
+        on_wait: called with a one-line message when another transform holds
+            the lock.
+    """
+    from stocks_elt.transform.dbt import run_dbt_build
+    from stocks_elt.warehouse.connection import warehouse_url
+    from stocks_elt.warehouse.locks import process_name, transform_lock
+
+    chosen = _settings(settings)
+    with (
+        _outages(chosen, "transform"),
+        transform_lock(
+            warehouse_url(chosen),
+            holder=f"{holder} ({process_name()})",
+            on_wait=on_wait,
+        ),
+    ):
+        return run_dbt_build(chosen, select=select, full_refresh=full_refresh)

@@ -34,7 +34,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -59,6 +59,8 @@ _KEY_HASH_LENGTH = 16
 _MAX_MARGIN_SECONDS = 0.25
 #: Outcome recorded for a call the API answered with its burst notice.
 BURST_OUTCOME = "burst"
+#: How often a lost ledger connection is reopened before the run gives up.
+RECONNECTS = 3
 #: How long a burst notice slows every caller of the key to ``AFTER_BURST``.
 BURST_COOLDOWN_SECONDS = 60.0
 
@@ -225,8 +227,13 @@ class WarehouseQuota:
     def close(self) -> None:
         """Close the connection (a later call opens a new one)."""
         with self._lock:
+            self._reset()
+
+    def _reset(self) -> None:
+        with suppress(psycopg.Error):
             self._stack.close()
-            self._conn = None
+        self._stack = ExitStack()
+        self._conn = None
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
         if self._conn is None or self._conn.closed:
@@ -247,14 +254,30 @@ class WarehouseQuota:
                 count, or because the API said so earlier today).
             WarehouseError: the warehouse cannot be reached.
         """
+        lost = 0
         while True:
             with self._lock:
                 try:
                     reservation, wait = self._try_reserve(function, symbol)
+                except (psycopg.OperationalError, WarehouseError) as exc:
+                    # The connection dropped (or the server restarts): reopen it
+                    # a few times before the run gives up on the warehouse.
+                    self._reset()
+                    lost += 1
+                    if lost > RECONNECTS:
+                        raise WarehouseError(
+                            "quota ledger: the warehouse stopped answering "
+                            f"(tried {RECONNECTS} reconnections): {_first_line(exc)}"
+                        ) from None
+                    reservation, wait = None, float(2 ** (lost - 1))
+                    logger.warning(
+                        "quota ledger lost its connection attempt=%d wait=%.0f",
+                        lost,
+                        wait,
+                    )
                 except psycopg.Error as exc:
-                    self._stack.close()
-                    self._conn = None
-                    raise WarehouseError(f"quota ledger: {exc}".strip()) from exc
+                    self._reset()
+                    raise WarehouseError(f"quota ledger: {_first_line(exc)}") from exc
             if reservation is not None:
                 return reservation
             logger.debug(
@@ -355,9 +378,8 @@ class WarehouseQuota:
                     (outcome, reservation),
                 )
             except psycopg.Error as exc:
-                self._stack.close()
-                self._conn = None
-                raise WarehouseError(f"quota ledger: {exc}".strip()) from exc
+                self._reset()
+                raise WarehouseError(f"quota ledger: {_first_line(exc)}") from exc
 
     def usage(self, day: date | None = None) -> QuotaUsage:
         """Return this key's usage on ``day`` (default: the current API day).
@@ -417,6 +439,11 @@ def read_usage(
         per_function=per_function,
         per_outcome=per_outcome,
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _one(

@@ -38,7 +38,7 @@ import click
 import httpx
 from pydantic import SecretStr
 
-from stocks_elt.config import Settings, load_settings
+from stocks_elt.config import Settings, check_writable_paths, load_settings
 from stocks_elt.errors import StocksEltError
 
 logger = logging.getLogger(__name__)
@@ -643,6 +643,7 @@ def airflow_command(
 ) -> None:
     """Run Apache Airflow locally with this project's DAGs (Ctrl-C stops it)."""
     settings = load_settings()
+    check_writable_paths(settings)
     airflow = LocalAirflow(
         settings,
         port=port,

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from stocks_elt.alpha_vantage.symbols import parse_symbols
-from stocks_elt.config import load_settings
+from stocks_elt.config import check_writable_paths, load_settings
 
 _OUTCOME_STYLES = {
     "fetched": "green",
@@ -49,7 +49,8 @@ def extract_command(symbols: str | None, as_of: datetime | None, as_json: bool) 
     settings = load_settings()
     wanted = parse_symbols(symbols) if symbols is not None else settings.tickers
     if not wanted:
-        raise click.BadParameter("no symbol given", param_hint="--symbols")
+        raise click.BadParameter("names no symbol", param_hint="--symbols")
+    check_writable_paths(settings)
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]extract[/bold]"),

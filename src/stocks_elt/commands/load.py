@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from stocks_elt.config import load_settings
+from stocks_elt.config import check_writable_paths, load_settings
 from stocks_elt.errors import QualityGateFailed
 from stocks_elt.quality.gate import QualityResult
 from stocks_elt.stages.load import LoadResult
@@ -116,12 +116,20 @@ def load_command(
     as_json: bool,
 ) -> None:
     """Load lake objects into the warehouse's raw tables, then run the gate."""
+    from stocks_elt.errors import LoadError
     from stocks_elt.quality.gate import run_quality_gate
     from stocks_elt.stages.load import load
+    from stocks_elt.warehouse.loader import describe_key
 
     if rebuild and object_keys:
         raise click.UsageError("--rebuild reloads every object; drop --object")
+    for key in object_keys:
+        try:
+            describe_key(key)
+        except LoadError as exc:
+            raise click.BadParameter(str(exc), param_hint="--object") from None
     settings = load_settings()
+    check_writable_paths(settings)
     console = Console(stderr=True)
     with _progress(console, console.is_terminal and not as_json) as advance:
         result = load(

@@ -30,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from stocks_elt.alpha_vantage.symbols import parse_symbols
-from stocks_elt.config import Settings, load_settings
+from stocks_elt.config import Settings, check_writable_paths, load_settings
 from stocks_elt.errors import StocksEltError
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,11 @@ def run_pipeline(
             summary.stages["quality"] = checked.as_dict()
         if transform:
             with _stage(summary, "transform", recorder):
-                transformed = pipeline.transform(settings=settings)
+                transformed = pipeline.transform(
+                    settings=settings,
+                    holder=f"stocks-elt run {run_id}",
+                    on_wait=None if console is None else console.print,
+                )
                 summary.stages["transform"] = transformed.as_dict()
         failed = [o for o in extracted.outcomes if o.outcome == "failed"]
         summary.outcome = "failed" if failed else "success"
@@ -136,8 +140,11 @@ def _stage(summary: RunSummary, name: str, recorder: Any) -> Iterator[None]:
         summary.outcome = "failed"
         summary.message = f"{name}: {exc}"
         summary.durations[name] = time.perf_counter() - started
-        recorder.add_stage(name, summary.durations[name], {"error": str(exc)})
-        recorder.finish("failed", summary.message)
+        try:
+            recorder.add_stage(name, summary.durations[name], {"error": str(exc)})
+            recorder.finish("failed", summary.message)
+        except StocksEltError as unrecorded:  # the warehouse itself is down
+            logger.warning("run outcome not recorded reason=%s", unrecorded)
         raise
     summary.durations[name] = time.perf_counter() - started
     recorder.add_stage(name, summary.durations[name], summary.stages.get(name, {}))
@@ -239,9 +246,10 @@ def run_command(
 ) -> None:
     """Extract, load, check and transform: the whole pipeline, in-process."""
     settings = load_settings()
-    chosen = parse_symbols(symbols) if symbols else settings.tickers
+    chosen = parse_symbols(symbols) if symbols is not None else settings.tickers
     if not chosen:
-        raise click.UsageError("--symbols names no symbol")
+        raise click.BadParameter("names no symbol", param_hint="--symbols")
+    check_writable_paths(settings)
     console = Console(stderr=True)
     if settings.is_demo_key:
         console.print(
@@ -281,7 +289,9 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
     chosen = parse_symbols(symbols)
     base = load_settings()
     data_dir = base.data_dir / "demo"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    check_writable_paths(
+        base.model_copy(update={"data_dir": data_dir, "lake_url": None})
+    )
     today = datetime.now(NEW_YORK).date()
     console = Console(stderr=True)
     started = time.perf_counter()

@@ -8,7 +8,7 @@ import json
 
 import click
 
-from stocks_elt.config import load_settings
+from stocks_elt.config import check_writable_paths, load_settings
 
 
 @click.command("transform")
@@ -33,11 +33,15 @@ def transform_command(
 
     Exits 1 when a model or a test fails, naming each failing node.
     """
-    from stocks_elt.transform.dbt import run_dbt_build
+    from stocks_elt import pipeline
 
     settings = load_settings()
-    result = run_dbt_build(
-        settings, select=list(select) or None, full_refresh=full_refresh
+    check_writable_paths(settings)
+    result = pipeline.transform(
+        settings,
+        select=list(select) or None,
+        full_refresh=full_refresh,
+        on_wait=lambda message: click.echo(message, err=True),
     )
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))

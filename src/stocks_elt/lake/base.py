@@ -21,6 +21,10 @@ from datetime import UTC, datetime
 from stocks_elt.errors import LakeError
 
 RAW_PREFIX = "raw/alpha_vantage/"
+#: Where refused objects are moved aside: ``quarantine/<their key>``.
+QUARANTINE_PREFIX = "quarantine/"
+#: Metadata naming why an object was moved to quarantine.
+QUARANTINE_REASON = "quarantine_reason"
 MAX_KEY_LENGTH = 1024
 _KEY_SEGMENT = re.compile(r"[A-Za-z0-9_=.\-]+")
 _METADATA_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -141,3 +145,31 @@ class Lake(abc.ABC):
     @abc.abstractmethod
     def list(self, prefix: str = RAW_PREFIX) -> Iterator[LakeObject]:
         """Yield every object under ``prefix`` in key order (metadata may be empty)."""
+
+    @abc.abstractmethod
+    def quarantine(self, key: str, reason: str) -> str:
+        """Move the object under ``key`` aside to ``quarantine/<key>``, never
+        deleting it; its metadata gains ``quarantine_reason``.
+
+        The only change a lake object ever sees: an object the loader refused
+        (corrupted, not data) leaves the raw prefix, so the next extract no longer
+        finds it as the newest answer and fetches the symbol again. Moving an
+        object already moved (or gone) is not an error.
+
+        Returns:
+            The object's new key.
+
+        Raises:
+            LakeError: the store refused or could not be reached.
+        """
+
+
+def quarantine_key(key: str) -> str:
+    """Return where ``quarantine`` moves the object under ``key``."""
+    return QUARANTINE_PREFIX + check_key(key)
+
+
+def reason_metadata(reason: str) -> str:
+    """Return ``reason`` as a metadata value: printable ASCII, at most 512 chars."""
+    text = "".join(c if c.isascii() and c.isprintable() else "?" for c in reason)
+    return text[:512]

@@ -4,12 +4,14 @@ The lake in a local folder: one file per object, its metadata in a hidden sideca
     <root>/raw/alpha_vantage/function=.../symbol=IBM/ingest_date=.../<name>.json
     <root>/raw/alpha_vantage/function=.../symbol=IBM/ingest_date=.../.<name>.json.meta
 
-``put`` writes the body to a temporary file in the target folder, flushes it to disk,
+``put`` writes the body to a temporary file in ``<root>/.tmp/``, flushes it to disk,
 then ``os.link``s it to its key. ``link`` fails when the name exists, so of two
 processes racing on one key exactly one wins, and an existing object is never
-replaced; a crash leaves at most a hidden temporary file, never a partial object.
-The winner then writes the sidecar the same way (temporary file, then an atomic
-rename). Names starting with ``.`` are the store's own and are never listed.
+replaced; a crash leaves at most a temporary file, never a partial object. The
+winner then writes the sidecar the same way (temporary file, then an atomic
+rename). Temporary files older than an hour are what a killed writer left: the
+first write of each process removes them. Names starting with ``.`` are the
+store's own and are never listed.
 """
 
 from __future__ import annotations
@@ -18,16 +20,31 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from stocks_elt.errors import LakeError
-from stocks_elt.lake.base import RAW_PREFIX, Lake, LakeObject, check_key, check_metadata
+from stocks_elt.lake.base import (
+    QUARANTINE_REASON,
+    RAW_PREFIX,
+    Lake,
+    LakeObject,
+    check_key,
+    check_metadata,
+    quarantine_key,
+    reason_metadata,
+)
 
 logger = logging.getLogger(__name__)
 
 _META_SUFFIX = ".meta"
+_TEMPORARY_FOLDER = ".tmp"
+_TEMPORARY_PREFIX = ".tmp-"
+#: A temporary file this old belongs to a writer that died: no write takes an hour.
+STALE_TEMPORARY_SECONDS = 3600.0
 
 
 def path_from_file_url(url: str) -> Path:
@@ -58,6 +75,7 @@ class LocalLake(Lake):
         )
         self.root = path.resolve()
         self.url = self.root.as_uri()
+        self._swept = False
 
     def __repr__(self) -> str:
         return f"LocalLake({str(self.root)!r})"
@@ -68,6 +86,20 @@ class LocalLake(Lake):
     @staticmethod
     def _meta_path(path: Path) -> Path:
         return path.with_name(f".{path.name}{_META_SUFFIX}")
+
+    def _temporary_folder(self) -> Path:
+        folder = self.root / _TEMPORARY_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        if not self._swept:
+            self._swept = True
+            removed = sweep_stale_temporaries(folder)
+            if removed:
+                logger.warning(
+                    "removed temporary files a killed writer left folder=%s files=%d",
+                    folder,
+                    removed,
+                )
+        return folder
 
     def put(self, key: str, body: bytes, metadata: Mapping[str, str]) -> bool:
         """Store ``body`` under ``key`` unless the key exists; never overwrites.
@@ -83,7 +115,8 @@ class LocalLake(Lake):
         meta = json.dumps(dict(check_metadata(metadata)), sort_keys=True).encode()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = _write_temporary(path.parent, body)
+            scratch = self._temporary_folder()
+            temporary = _write_temporary(scratch, body)
             try:
                 os.link(temporary, path)
             except FileExistsError:
@@ -91,7 +124,7 @@ class LocalLake(Lake):
                 return False
             finally:
                 os.unlink(temporary)
-            meta_temporary = _write_temporary(path.parent, meta)
+            meta_temporary = _write_temporary(scratch, meta)
             os.replace(meta_temporary, self._meta_path(path))
             _sync_folder(path.parent)
         except OSError as exc:
@@ -186,10 +219,70 @@ class LocalLake(Lake):
                     key=key, size=entry.stat(follow_symlinks=False).st_size
                 )
 
+    def quarantine(self, key: str, reason: str) -> str:
+        """Move the object under ``key`` to ``quarantine/<key>`` (a rename).
+
+        Raises:
+            LakeError: the folder cannot be written.
+        """
+        moved = quarantine_key(key)
+        source = self._path(key)
+        target = self._path(moved)
+        if not source.exists():
+            logger.info("lake object already moved key=%s", key)
+            return moved
+        try:
+            metadata = self._read_metadata(key, source)
+        except LakeError:
+            metadata = {}
+        metadata[QUARANTINE_REASON] = reason_metadata(reason)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            meta = json.dumps(metadata, sort_keys=True).encode()
+            os.replace(
+                _write_temporary(self._temporary_folder(), meta),
+                self._meta_path(target),
+            )
+            os.rename(source, target)
+            with suppress(FileNotFoundError):
+                os.unlink(self._meta_path(source))
+            _sync_folder(target.parent)
+            _sync_folder(source.parent)
+        except OSError as exc:
+            raise LakeError(
+                f"cannot move lake object {key} to {moved} in {self.root}: {exc}"
+            ) from exc
+        logger.warning("lake object moved key=%s to=%s reason=%s", key, moved, reason)
+        return moved
+
+
+def sweep_stale_temporaries(
+    folder: Path, older_than: float = STALE_TEMPORARY_SECONDS
+) -> int:
+    """Remove the temporary files in ``folder`` older than ``older_than`` seconds.
+
+    Returns:
+        How many were removed.
+    """
+    cutoff = time.time() - older_than
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(_TEMPORARY_PREFIX):
+            continue
+        with suppress(FileNotFoundError):
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
 
 def _write_temporary(folder: Path, body: bytes) -> str:
     """Write ``body`` to a new hidden file in ``folder``, flushed to disk."""
-    descriptor, name = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    descriptor, name = tempfile.mkstemp(dir=folder, prefix=_TEMPORARY_PREFIX)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(body)

@@ -24,8 +24,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stocks_elt.errors import LakeError
-from stocks_elt.lake.base import RAW_PREFIX, Lake, LakeObject, check_key, check_metadata
+from stocks_elt.errors import LakeError, LakeUnavailable
+from stocks_elt.lake.base import (
+    QUARANTINE_REASON,
+    RAW_PREFIX,
+    Lake,
+    LakeObject,
+    check_key,
+    check_metadata,
+    quarantine_key,
+    reason_metadata,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -269,8 +278,44 @@ class S3Lake(Lake):
         except BotoCoreError as exc:
             raise self._error(f"cannot list {prefix}", exc) from exc
 
+    def quarantine(self, key: str, reason: str) -> str:
+        """Copy the object under ``key`` to ``quarantine/<key>``, then delete the
+        original (S3 has no rename). A crash in between leaves both copies; the
+        next refusal of the same object moves it again.
+
+        Raises:
+            LakeError: the server could not be reached or refused.
+        """
+        moved = quarantine_key(key)
+        found = self.head(key)
+        if found is None:
+            logger.info("lake object already moved key=%s", key)
+            return moved
+        metadata = {
+            name.replace("_", "-"): value for name, value in found.metadata.items()
+        }
+        metadata[QUARANTINE_REASON.replace("_", "-")] = reason_metadata(reason)
+        try:
+            self._client.copy_object(
+                Bucket=self.bucket,
+                Key=self._full_key(moved),
+                CopySource={"Bucket": self.bucket, "Key": self._full_key(key)},
+                Metadata=metadata,
+                MetadataDirective="REPLACE",
+            )
+            self._client.delete_object(Bucket=self.bucket, Key=self._full_key(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(f"cannot move {key} to {moved}", exc) from exc
+        logger.warning("lake object moved key=%s to=%s reason=%s", key, moved, reason)
+        return moved
+
     def _error(self, what: str, exc: Exception) -> LakeError:
-        return LakeError(f"lake {self.url}: {what}: {exc}")
+        text = " ".join(str(exc).split())
+        if isinstance(exc, BotoCoreError):  # no answer at all: the server is down
+            return LakeUnavailable(
+                f"the lake {self.url} is unreachable ({what}): {text}"
+            )
+        return LakeError(f"lake {self.url}: {what}: {text}")
 
 
 def _code(exc: ClientError) -> str:

@@ -18,8 +18,9 @@ refused_objects            warning   lake objects that were not data
 =========================  ========  ===============================================
 
 Every check reads only its scope: the rows of the run (the symbols and dates of the
-objects the run loaded, from ``raw.load_ledger``), so a daily run costs what its new
-rows cost, however long the history. The gate fills the temporary tables
+objects the run loaded, from ``raw.load_ledger``, plus those of earlier runs that
+no gate checked, such as a run killed before its gate), so a daily run costs what
+its new rows cost, however long the history. The gate fills the temporary tables
 ``gate_scope`` (symbol, first_date, last_date) and ``gate_symbols`` (symbol) before
 the checks run; the SQL lives in ``stocks_elt/quality/sql/<check>.sql``.
 
@@ -68,13 +69,14 @@ class CheckScope:
     """What the checks look at (the gate has filled the temporary tables).
 
     Attributes:
-        run_id: the run whose ledger rows define the scope, or None.
+        run_ids: the runs whose ledger rows define the scope (the gate's own run
+            and every earlier run whose loads no gate checked), or None.
         symbols: the symbols asked for, or None for every symbol.
         first_date: the earliest date in ``gate_scope`` (None: it is empty).
         last_date: the latest date in ``gate_scope``.
     """
 
-    run_id: UUID | None
+    run_ids: Sequence[UUID] | None
     symbols: Sequence[str] | None
     first_date: date | None
     last_date: date | None
@@ -82,7 +84,8 @@ class CheckScope:
     def params(self, **extra: object) -> dict[str, object]:
         """The SQL parameters every check file may use."""
         symbols = list(self.symbols) if self.symbols is not None else None
-        return {"run_id": self.run_id, "symbols": symbols, **extra}
+        run_ids = list(self.run_ids) if self.run_ids is not None else None
+        return {"run_ids": run_ids, "symbols": symbols, **extra}
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ before dbt builds on bad rows. Warnings are recorded and returned, never raised.
 Scope:
 
 * ``run_id`` given: the symbols and dates of the objects that run loaded (from
-  ``raw.load_ledger``); with ``symbols`` too, only those symbols, and the
-  staleness check watches every symbol given.
+  ``raw.load_ledger``), and of the objects earlier runs loaded that no gate
+  checked (a run killed between its load and its gate); with ``symbols`` too,
+  only those symbols, and the staleness check watches every symbol given.
 * only ``symbols``: the whole stored history of those symbols.
 * neither: everything stored.
 """
@@ -186,7 +187,7 @@ def check_warehouse(
         # The checks read a run's few rows through the keys; compiling them
         # (JIT) would cost more than running them.
         conn.execute("set local jit = off")
-        scope = _fill_scope(conn, scope_run, symbols)
+        scope = _fill_scope(conn, _runs_in_scope(conn, scope_run), symbols)
         records: list[tuple[Any, ...]] = []
         for check in CHECKS:
             check_started = time.perf_counter()
@@ -202,6 +203,15 @@ def check_warehouse(
                 _number(summary.observed),
                 len(summary.symbols),
                 time.perf_counter() - check_started,
+            )
+        if scope.run_ids is not None:
+            # Checked, pass or fail, in the transaction that records the results:
+            # a gate killed half-way leaves its rows for the next gate.
+            conn.execute(
+                "update raw.load_ledger set checked_at = now()"
+                " where run_id = any(%s) and checked_at is null"
+                " and (%s::text[] is null or symbol = any(%s::text[]))",
+                (list(scope.run_ids), *[scope.params()["symbols"]] * 2),
             )
         with conn.cursor() as cur:
             cur.executemany(
@@ -224,8 +234,26 @@ def check_warehouse(
     )
 
 
+def _runs_in_scope(conn: Connection, run_id: UUID | None) -> list[UUID] | None:
+    """The run, and every earlier run with loads no gate checked; None for None."""
+    if run_id is None:
+        return None
+    rows = conn.execute(
+        "select distinct run_id from raw.load_ledger"
+        " where checked_at is null and run_id is not null and run_id <> %s",
+        (run_id,),
+    ).fetchall()
+    earlier = sorted(row[0] for row in rows)
+    if earlier:
+        logger.warning(
+            "quality gate also checks unchecked loads of earlier runs runs=%s",
+            ",".join(str(r) for r in earlier),
+        )
+    return [run_id, *earlier]
+
+
 def _fill_scope(
-    conn: Connection, run_id: UUID | None, symbols: Sequence[str] | None
+    conn: Connection, run_ids: Sequence[UUID] | None, symbols: Sequence[str] | None
 ) -> CheckScope:
     """Create and fill gate_scope and gate_symbols (dropped at commit)."""
     conn.execute(
@@ -236,18 +264,18 @@ def _fill_scope(
         "create temporary table gate_symbols (symbol text primary key) on commit drop"
     )
     params = {
-        "run_id": run_id,
+        "run_ids": list(run_ids) if run_ids is not None else None,
         "symbols": list(symbols) if symbols is not None else None,
         "functions": _PRICE_FUNCTIONS,
     }
-    if run_id is not None:
+    if run_ids is not None:
         conn.execute(
             """
             insert into gate_scope (symbol, first_date, last_date)
             select symbol, min(first_date), max(last_date)
             from raw.load_ledger
             where
-                run_id = %(run_id)s
+                run_id = any(%(run_ids)s)
                 and status = 'loaded'
                 and function = any(%(functions)s)
                 and first_date is not null
@@ -300,7 +328,7 @@ def _fill_scope(
         "select min(first_date), max(last_date) from gate_scope"
     ).fetchone()
     assert bounds is not None
-    return CheckScope(run_id, symbols, bounds[0], bounds[1])
+    return CheckScope(run_ids, symbols, bounds[0], bounds[1])
 
 
 def summarize_findings(check: Check, findings: list[Finding]) -> CheckSummary:

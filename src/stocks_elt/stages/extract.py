@@ -59,13 +59,16 @@ from stocks_elt.errors import (
     DailyQuotaExhausted,
     ExtractError,
     LakeError,
+    LakeUnavailable,
     SymbolNotFound,
     WarehouseError,
 )
 from stocks_elt.lake import open_lake
 from stocks_elt.lake.base import RAW_PREFIX, Lake, object_key, parse_object_key
-from stocks_elt.warehouse.connection import connect
+from stocks_elt.warehouse.audit import as_run_uuid
+from stocks_elt.warehouse.connection import connect, warehouse_url
 from stocks_elt.warehouse.migrate import migrate
+from stocks_elt.warehouse.pending import PendingRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +88,6 @@ COMPACT_SESSIONS = 100
 LISTING_MAX_AGE = timedelta(days=7)
 DEMO_SYMBOL = "IBM"
 NEW_YORK = ZoneInfo("America/New_York")
-_RUN_NAMESPACE = uuid.UUID("5f0c2b8e-4d1a-4c55-9a37-1b3c0e6f2a90")
 
 
 @dataclass(frozen=True)
@@ -301,9 +303,11 @@ def extract(
         InvalidSymbol: a symbol breaks the rule (nothing is contacted).
         WarehouseError: the warehouse (or the quota ledger in it) cannot be
             reached.
+        LakeUnavailable: the lake's store cannot be reached.
     """
     wanted = parse_symbols(symbols)
     run_id = run_id or str(uuid.uuid4())
+    run_uuid = as_run_uuid(run_id)
     as_of = as_of or datetime.now(NEW_YORK).date()
     lake = open_lake(settings)
     with connect(settings) as conn:
@@ -321,9 +325,10 @@ def extract(
     )
     with (
         WarehouseQuota.from_settings(settings) as ledger,
+        PendingRecorder(warehouse_url(settings), run_uuid) as announcer,
         AlphaVantageClient.from_settings(settings, ledger=ledger) as client,
     ):
-        run = _Run(settings, client, lake, state, last_session)
+        run = _Run(settings, client, lake, announcer, state, last_session)
         outcomes = run.fetch_prices(ordered, progress)
         outcomes = run.fetch_overviews(outcomes)
         if any(item.outcome in ("fetched", "unchanged") for item in outcomes):
@@ -381,7 +386,7 @@ def _record_outcomes(
     run_id: str,
     outcomes: Sequence[SymbolOutcome],
 ) -> None:
-    run_uuid = _as_uuid(run_id)
+    run_uuid = as_run_uuid(run_id)
     with conn.cursor() as cursor:
         cursor.executemany(
             "insert into audit.extract_outcomes"
@@ -399,13 +404,6 @@ def _record_outcomes(
                 for item in outcomes
             ],
         )
-
-
-def _as_uuid(run_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(run_id)
-    except ValueError:
-        return uuid.uuid5(_RUN_NAMESPACE, run_id)
 
 
 @dataclass
@@ -454,12 +452,14 @@ class _Run:
         settings: Settings,
         client: AlphaVantageClient,
         lake: Lake,
+        announcer: PendingRecorder,
         state: _WarehouseState,
         last_session: date,
     ) -> None:
         self.settings = settings
         self.client = client
         self.lake = lake
+        self.announcer = announcer
         self.state = state
         self.last_session = last_session
         self.capabilities = _Capabilities(
@@ -469,6 +469,7 @@ class _Run:
         self.object_keys: list[str] = []
         self._keys_lock = threading.Lock()
         self.quota_spent = threading.Event()
+        self.outage = threading.Event()
         self.quota_reason = ""
 
     # -- phase 1: prices and corporate actions -----------------------------------
@@ -485,7 +486,14 @@ class _Run:
         with ThreadPoolExecutor(workers, thread_name_prefix="extract") as pool:
             futures = {pool.submit(self._fetch_symbol, s): s for s in symbols}
             for future in as_completed(futures):
-                outcome = future.result()
+                try:
+                    outcome = future.result()
+                except (LakeUnavailable, WarehouseError) as exc:
+                    # An outage: every later symbol would fail the same way.
+                    self.outage.set()
+                    for other in futures:
+                        other.cancel()
+                    raise exc from None
                 found[outcome.symbol] = outcome
                 logger.info(
                     "extracted symbol=%s outcome=%s objects=%d gap=%s reason=%s",
@@ -501,6 +509,8 @@ class _Run:
 
     def _fetch_symbol(self, symbol: str) -> SymbolOutcome:
         work = _SymbolWork(symbol)
+        if self.outage.is_set():
+            return work.outcome("deferred", "not fetched: the run stopped on an outage")
         if self.quota_spent.is_set():
             return work.outcome("deferred", self.quota_reason)
         if self.settings.is_demo_key and symbol != DEMO_SYMBOL:
@@ -520,10 +530,10 @@ class _Run:
             return work.outcome("deferred", str(exc))
         except SymbolNotFound as exc:
             return work.outcome("not_found", str(exc))
+        except (LakeUnavailable, WarehouseError):
+            raise  # the lake or the ledger is gone: every symbol would fail alike
         except (ExtractError, LakeError) as exc:
             return work.outcome("failed", str(exc))
-        except WarehouseError:
-            raise  # the ledger is gone: every symbol would fail the same way
         except Exception as exc:  # one symbol's bug or surprise never stops the rest
             logger.exception("extract failed unexpectedly symbol=%s", symbol)
             message = self.client.redact(f"{type(exc).__name__}: {exc}")
@@ -613,6 +623,9 @@ class _Run:
         key = object_key(
             answer.function, answer.symbol, answer.fetched_at, answer.sha256, answer.ext
         )
+        # Announced first: a run killed after the put leaves the object pending,
+        # and the next load picks it up (a key never written is dropped later).
+        self.announcer.announce(key, answer.function, answer.symbol)
         if not self.lake.put(key, answer.body, answer.metadata()):
             return False
         with self._keys_lock:

@@ -42,6 +42,7 @@ class LoadResult:
         rows_quarantined: rows that failed validation (in raw.quarantine).
         duration_seconds: wall time of the call.
         symbols: the symbols of the objects loaded, sorted.
+        objects_missing: announced objects not (or never) in the lake.
     """
 
     run_id: str
@@ -55,6 +56,7 @@ class LoadResult:
     rows_quarantined: int
     duration_seconds: float
     symbols: tuple[str, ...] = ()
+    objects_missing: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON types only."""
@@ -70,17 +72,24 @@ def load(
     *,
     run_id: str | None = None,
     rebuild: bool = False,
+    scan_lake: bool | None = None,
     progress: loader.Progress | None = None,
 ) -> LoadResult:
     """Load lake objects into the raw tables, each wholly or not at all.
 
+    Every object extract announced and no load recorded yet (``raw.pending_objects``)
+    is loaded too, whatever keys are given: a run killed between its extract and
+    its load leaves nothing behind.
+
     Args:
         settings: where the lake and the warehouse are.
-        object_keys: lake keys to load, plus every earlier object the ledger has
-            not seen; None loads every object not yet loaded.
+        object_keys: lake keys to load; None loads every object not yet loaded.
         run_id: the pipeline run (any text; a new UUID when None).
         rebuild: empty the raw tables and the ledger and reload every lake object,
             in one transaction (``object_keys`` must then be None).
+        scan_lake: also list the whole lake for objects neither announced nor
+            loaded (written by an earlier version, or by hand); its cost grows
+            with the lake. Default: only when no keys are given.
         progress: called after each object with (done, total).
 
     Returns:
@@ -101,9 +110,14 @@ def load(
     with connect(url, autocommit=True) as conn:
         migrate(conn)
         if rebuild:
-            already: list[loader.ObjectRef] = []
+            plan = loader.LoadPlan([], [], {})
         else:
-            to_load, already = loader.plan_objects(conn, lake, object_keys)
+            plan = loader.plan_objects(
+                conn,
+                lake,
+                object_keys,
+                scan_lake=object_keys is None if scan_lake is None else scan_lake,
+            )
     if rebuild:
         outcomes = loader.rebuild_from_lake(
             url, lake, run_id=run_uuid, progress=progress
@@ -112,14 +126,22 @@ def load(
         logger.info(
             "load planned run_id=%s objects=%d already_loaded=%d",
             run_uuid,
-            len(to_load),
-            len(already),
+            len(plan.to_load),
+            len(plan.already_loaded),
         )
         outcomes = loader.load_objects(
-            url, lake, to_load, run_id=run_uuid, progress=progress
+            url,
+            lake,
+            plan.to_load,
+            run_id=run_uuid,
+            pending_since=plan.pending_since,
+            progress=progress,
         )
     result = summarize(
-        outcomes, run_id=str(run_uuid), skipped=len(already), started=started
+        outcomes,
+        run_id=str(run_uuid),
+        skipped=len(plan.already_loaded),
+        started=started,
     )
     logger.info(
         "load finished run_id=%s loaded=%d skipped=%d refused=%d inserted=%d "
@@ -166,4 +188,5 @@ def summarize(
         rows_quarantined=sum(o.rows_quarantined for o in loaded),
         duration_seconds=0.0 if started is None else time.perf_counter() - started,
         symbols=tuple(sorted({o.symbol for o in loaded if o.symbol is not None})),
+        objects_missing=sum(1 for o in outcomes if o.status == loader.MISSING),
     )

@@ -21,13 +21,15 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack, suppress
 from types import TracebackType
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 
 from stocks_elt.config import Settings
+from stocks_elt.errors import StocksEltError
+from stocks_elt.warehouse import locks
 from stocks_elt.warehouse.connection import connect, warehouse_url
 from stocks_elt.warehouse.migrate import migrate
 
@@ -59,24 +61,91 @@ def as_run_uuid(run_id: str | uuid.UUID | None) -> uuid.UUID:
         return uuid.uuid5(_RUN_NAMESPACE, run_id)
 
 
-def start_pipeline_run(conn: Connection, run_id: uuid.UUID, command: str) -> None:
+def start_pipeline_run(
+    conn: Connection, run_id: uuid.UUID, command: str, process: str | None = None
+) -> None:
     """Record that a run started (a no-op when the run is already recorded).
 
     Args:
         conn: an open warehouse connection.
         run_id: the run's UUID.
         command: what started it (``run``, ``load``, an Airflow DAG id).
+        process: ``host:pid`` of the process that holds the run's lock for its
+            whole life (see ``PipelineRunRecorder``); None when no one process
+            does (an Airflow run spans several).
     """
     with conn.transaction():
         conn.execute(
             """
-            insert into audit.pipeline_runs (run_id, command, outcome)
-            values (%s, %s, 'running')
+            insert into audit.pipeline_runs (run_id, command, outcome, process)
+            values (%s, %s, 'running', %s)
             on conflict (run_id) do nothing
             """,
-            (run_id, command),
+            (run_id, command, process),
         )
     logger.info("pipeline run started run_id=%s command=%s", run_id, command)
+
+
+def mark_abandoned_runs(conn: Connection, found_by: uuid.UUID) -> list[uuid.UUID]:
+    """Mark ``abandoned`` every run left ``running`` whose process is gone.
+
+    A run started by ``PipelineRunRecorder`` holds its lock for as long as its
+    process lives; when the lock is free, the process was killed (or the machine
+    lost) before the run could record its end.
+
+    Args:
+        conn: a warehouse connection in autocommit mode.
+        found_by: the run that noticed (named in the message).
+
+    Returns:
+        The runs marked.
+    """
+    rows = conn.execute(
+        "select run_id, process from audit.pipeline_runs"
+        " where outcome = 'running' and process is not null and run_id <> %s",
+        (found_by,),
+    ).fetchall()
+    marked: list[uuid.UUID] = []
+    for run_id, process in rows:
+        key = (locks.RUN_CLASS, _run_lock_id(run_id))
+        (is_free,) = _one(conn, "select pg_try_advisory_lock(%s, %s)", key)
+        if not is_free:
+            continue  # its process is alive: the run is still going
+        try:
+            conn.execute(
+                """
+                update audit.pipeline_runs
+                set outcome = 'abandoned', finished_at = now(), message = %s
+                where run_id = %s and outcome = 'running'
+                """,
+                (
+                    f"abandoned: its process {process} ended before the run "
+                    f"finished (noticed by run {found_by}); the next run picks up "
+                    "its unfinished work",
+                    run_id,
+                ),
+            )
+        finally:
+            conn.execute("select pg_advisory_unlock(%s, %s)", key)
+        marked.append(run_id)
+        logger.warning(
+            "pipeline run abandoned run_id=%s process=%s found_by=%s",
+            run_id,
+            process,
+            found_by,
+        )
+    return marked
+
+
+def _run_lock_id(run_id: uuid.UUID) -> int:
+    """The run's lock id: its UUID's first 31 bits (a positive int4)."""
+    return int(run_id.hex[:8], 16) & 0x7FFFFFFF
+
+
+def _one(conn: Connection, query: LiteralString, params: tuple[Any, ...]) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row
 
 
 def add_pipeline_stage(
@@ -143,10 +212,12 @@ def finish_pipeline_run(
 class PipelineRunRecorder:
     """Record one pipeline run in ``audit.pipeline_runs``, as a context manager.
 
-    Entering migrates the warehouse and records the start; ``add_stage`` appends a
-    stage; ``finish`` records the outcome. Leaving without ``finish`` records
-    ``failed`` (with the exception's text) when an exception is on its way out,
-    ``success`` otherwise.
+    Entering migrates the warehouse, takes the run's lock on a connection kept
+    open until the end (so the run counts as alive while this process is), marks
+    ``abandoned`` the runs whose process died, and records the start;
+    ``add_stage`` appends a stage; ``finish`` records the outcome. Leaving without
+    ``finish`` records ``failed`` (with the exception's text) when an exception is
+    on its way out, ``success`` otherwise.
 
     Args:
         settings_or_url: the settings (the warehouse they name) or a warehouse URL.
@@ -162,6 +233,7 @@ class PipelineRunRecorder:
         self.command = command
         self._url: str | None = None
         self._is_finished = False
+        self._alive = ExitStack()
 
     def _connect(self) -> AbstractContextManager[Connection]:
         if self._url is None:
@@ -173,9 +245,18 @@ class PipelineRunRecorder:
         return connect(self._url, autocommit=True)
 
     def __enter__(self) -> PipelineRunRecorder:
-        with self._connect() as conn:
+        conn = self._alive.enter_context(self._connect())
+        try:
             migrate(conn)
-            start_pipeline_run(conn, self.run_id, self.command)
+            conn.execute(
+                "select pg_advisory_lock(%s, %s)",
+                (locks.RUN_CLASS, _run_lock_id(self.run_id)),
+            )
+            mark_abandoned_runs(conn, self.run_id)
+            start_pipeline_run(conn, self.run_id, self.command, locks.process_name())
+        except BaseException:
+            self._alive.close()
+            raise
         return self
 
     def add_stage(
@@ -199,9 +280,18 @@ class PipelineRunRecorder:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._is_finished:
-            return
-        if exc is not None:
-            self.finish("failed", f"{type(exc).__name__}: {exc}")
-        else:
-            self.finish("success")
+        try:
+            if self._is_finished:
+                return
+            if exc is None:
+                self.finish("success")
+                return
+            try:
+                self.finish("failed", f"{type(exc).__name__}: {exc}")
+            except (StocksEltError, psycopg.Error) as unrecorded:
+                # The warehouse is down: the error on its way out says so; the
+                # next run marks this one abandoned.
+                logger.warning("run outcome not recorded reason=%s", unrecorded)
+        finally:
+            with suppress(psycopg.Error):
+                self._alive.close()

@@ -44,8 +44,9 @@ import queue
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -58,8 +59,16 @@ from psycopg.types.json import Jsonb
 
 from stocks_elt.alpha_vantage import parse as av
 from stocks_elt.alpha_vantage.symbols import normalize_symbol
-from stocks_elt.errors import InvalidSymbol, LoadError
-from stocks_elt.lake.base import RAW_PREFIX, Lake
+from stocks_elt.config import redact_url
+from stocks_elt.errors import InvalidSymbol, LakeError, LoadError, WarehouseError
+from stocks_elt.lake.base import (
+    QUARANTINE_PREFIX,
+    QUARANTINE_REASON,
+    RAW_PREFIX,
+    Lake,
+    quarantine_key,
+)
+from stocks_elt.warehouse import pending
 from stocks_elt.warehouse.connection import connect
 
 logger = logging.getLogger(__name__)
@@ -67,6 +76,8 @@ logger = logging.getLogger(__name__)
 LOADED = "loaded"
 SKIPPED = "skipped"
 REFUSED = "refused"
+#: An announced object that is not in the lake (yet, or ever).
+MISSING = "missing"
 
 #: First half of the loader's advisory locks (the second is hashtext(lock name)).
 _LOCK_CLASS = 0x10AD
@@ -182,21 +193,32 @@ class ObjectOutcome:
 # -- listing what to load ---------------------------------------------------------
 
 
-def list_lake_objects(lake: Lake) -> list[ObjectRef]:
+def list_lake_objects(
+    lake: Lake, *, include_quarantined: bool = False
+) -> list[ObjectRef]:
     """Return every API answer in the lake, in fetch order.
 
     Keys outside the lake's layout (files someone dropped in the folder) are
     skipped with a warning: they are not API answers.
 
+    Args:
+        lake: the lake.
+        include_quarantined: also the objects a load refused and moved aside,
+            under their original keys (a rebuild records them as refused again).
+
     Raises:
         LakeError: the lake cannot be listed.
     """
+    listed = [item.key for item in lake.list(RAW_PREFIX)]
+    if include_quarantined:
+        moved = lake.list(QUARANTINE_PREFIX + RAW_PREFIX)
+        listed += [item.key.removeprefix(QUARANTINE_PREFIX) for item in moved]
     refs = []
-    for item in lake.list(RAW_PREFIX):
+    for key in listed:
         try:
-            refs.append(describe_key(item.key))
+            refs.append(describe_key(key))
         except LoadError as exc:
-            logger.warning("skipped lake key key=%s reason=%s", item.key, exc)
+            logger.warning("skipped lake key key=%s reason=%s", key, exc)
     refs.sort(key=lambda ref: ref.fetch_order)
     return refs
 
@@ -223,47 +245,81 @@ def loaded_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
     return found
 
 
+@dataclass(frozen=True)
+class LoadPlan:
+    """What one load will do.
+
+    Attributes:
+        to_load: objects to load, in fetch order.
+        already_loaded: candidates the ledger already has (skipped).
+        pending_since: for each object extract announced (``raw.pending_objects``),
+            when; an announced object missing from the lake is skipped while
+            young (its extract may be writing it) and dropped once old.
+    """
+
+    to_load: list[ObjectRef]
+    already_loaded: list[ObjectRef]
+    pending_since: dict[str, datetime]
+
+
 def plan_objects(
-    conn: Connection, lake: Lake, object_keys: Sequence[str] | None
-) -> tuple[list[ObjectRef], list[ObjectRef]]:
-    """Decide what to load: the given keys plus earlier ones not yet loaded.
+    conn: Connection,
+    lake: Lake,
+    object_keys: Sequence[str] | None,
+    *,
+    scan_lake: bool = False,
+) -> LoadPlan:
+    """Decide what to load: the given keys, every pending object, and with
+    ``scan_lake`` every other lake object the ledger has not seen.
+
+    Pending objects are the ones extract announced and no load recorded yet, so a
+    run killed between its extract and its load leaves nothing behind: the next
+    load picks them up whatever keys it was given. Their cost is one index scan,
+    not a listing of the lake.
 
     Args:
         conn: a warehouse connection (autocommit).
         lake: where the objects are.
-        object_keys: keys to load; None means every object of the lake.
+        object_keys: keys to load; each must be in the lake.
+        scan_lake: also list the whole lake (objects written by earlier versions,
+            or put there by hand); its cost grows with the lake.
 
     Returns:
-        ``(to_load, already_loaded)``: both in fetch order. With keys given,
-        ``to_load`` also has every object fetched no later than the latest given
-        key that the ledger has not seen (a run that failed before its load).
+        The plan, in fetch order.
 
     Raises:
         LoadError: a given key is malformed or not in the lake.
-        LakeError: the lake cannot be listed.
+        LakeError: the lake cannot be listed or read.
     """
-    listed = list_lake_objects(lake)
-    if object_keys is None:
-        candidates = listed
-    else:
-        given = {key: describe_key(key) for key in object_keys}
-        in_lake = {ref.key for ref in listed}
-        missing = sorted(set(given) - in_lake)
-        if missing:
-            raise LoadError(
-                f"{len(missing)} object(s) are not in the lake {lake.url}: "
-                + ", ".join(missing[:5])
-            )
-        latest = max((ref.fetch_order for ref in given.values()), default=None)
-        candidates = [
-            ref
-            for ref in listed
-            if ref.key in given or (latest is not None and ref.fetch_order <= latest)
-        ]
-    done = loaded_keys(conn, (ref.key for ref in candidates))
-    to_load = [ref for ref in candidates if ref.key not in done]
-    already = [ref for ref in candidates if ref.key in done]
-    return to_load, already
+    given = {key: describe_key(key) for key in object_keys or ()}
+    pending_since: dict[str, datetime] = {}
+    candidates: dict[str, ObjectRef] = dict(given)
+    for key, since in pending.pending_keys(conn):
+        try:
+            candidates.setdefault(key, describe_key(key))
+        except LoadError as exc:
+            pending.drop_never_written(conn, key, f"not a lake key: {exc}")
+            continue
+        pending_since[key] = since
+    if scan_lake:
+        for ref in list_lake_objects(lake):
+            candidates.setdefault(ref.key, ref)
+    done = loaded_keys(conn, candidates)
+    for key in sorted(done & pending_since.keys()):
+        pending.forget(conn, key)  # loaded by a rebuild or an earlier version
+    unchecked = sorted(set(given) - done - pending_since.keys())
+    missing = [key for key in unchecked if lake.head(key) is None]
+    if missing:
+        raise LoadError(
+            f"{len(missing)} object(s) are not in the lake {lake.url}: "
+            + ", ".join(missing[:5])
+        )
+    ordered = sorted(candidates.values(), key=lambda ref: ref.fetch_order)
+    return LoadPlan(
+        to_load=[ref for ref in ordered if ref.key not in done],
+        already_loaded=[ref for ref in ordered if ref.key in done],
+        pending_since=pending_since,
+    )
 
 
 # -- parsing into COPY data -------------------------------------------------------
@@ -340,6 +396,7 @@ class PreparedObject:
     body_size: int = 0
     first_date: date | None = None
     last_date: date | None = None
+    is_missing: bool = False
 
 
 def _field(value: object) -> str:
@@ -440,10 +497,39 @@ def prepare_object(lake: Lake, ref: ObjectRef) -> PreparedObject:
     A body that is not data gives a ``PreparedObject`` with a ``refusal`` rather
     than an exception: the refusal is recorded in the ledger like a load.
 
+    An object that is not in the lake gives ``is_missing`` (an announced object
+    its extract has not written, or never will).
+
     Raises:
         LakeError: the object cannot be read.
     """
-    return prepare_body(ref, lake.get(ref.key))
+    try:
+        body = lake.get(ref.key)
+    except LakeError:
+        if lake.head(ref.key) is not None:
+            raise
+        return _prepare_moved(lake, ref)
+    return prepare_body(ref, body)
+
+
+def _prepare_moved(lake: Lake, ref: ObjectRef) -> PreparedObject:
+    """An object no longer under its key: refused and moved aside, or missing.
+
+    A refusal's move happens before its ledger row commits, so a load killed in
+    between finds the object in quarantine: it is refused again, with the reason
+    the move recorded (never parsed: quarantined data is never loaded).
+    """
+    moved_key = quarantine_key(ref.key)
+    moved = lake.head(moved_key)
+    if moved is None:
+        return PreparedObject(ref, "", is_missing=True)
+    body = lake.get(moved_key)
+    return PreparedObject(
+        ref,
+        hashlib.sha256(body).hexdigest(),
+        refusal=moved.metadata.get(QUARANTINE_REASON) or "moved to quarantine",
+        body_size=len(body),
+    )
 
 
 def prepare_body(ref: ObjectRef, body: bytes) -> PreparedObject:
@@ -733,12 +819,16 @@ class ObjectWriter:
     """Writes prepared objects through one connection (autocommit mode).
 
     ``write`` runs inside a transaction the caller opened: one per object for an
-    incremental load, one for a whole rebuild.
+    incremental load, one for a whole rebuild. A refused object is moved aside in
+    ``lake`` (under ``quarantine/``) inside that transaction, before its ledger row
+    commits: its symbol is then fetched again by the next extract instead of being
+    found unchanged.
     """
 
-    def __init__(self, conn: Connection, run_id: UUID) -> None:
+    def __init__(self, conn: Connection, run_id: UUID, lake: Lake) -> None:
         self.conn = conn
         self.run_id = run_id
+        self.lake = lake
         self._statements: dict[tuple[str, tuple[str, ...]], _Statements] = {}
         self._dirty_stages: set[str] = set()
         with conn.transaction():
@@ -867,6 +957,7 @@ class ObjectWriter:
     def _refuse(self, prepared: PreparedObject) -> ObjectOutcome:
         ref = prepared.ref
         reason = prepared.refusal or "not data"
+        moved_to = self.lake.quarantine(ref.key, reason)
         self.conn.execute(
             """
             insert into raw.quarantine
@@ -888,20 +979,31 @@ class ObjectWriter:
             status=REFUSED,
             reason=reason,
         )
-        self._ledger(prepared, outcome)
-        logger.error("refused object=%s reason=%s", ref.key, reason)
+        self._ledger(prepared, outcome, moved_to=moved_to)
+        logger.error(
+            "refused object=%s moved_to=%s reason=%s", ref.key, moved_to, reason
+        )
         return outcome
 
-    def _ledger(self, prepared: PreparedObject, outcome: ObjectOutcome) -> None:
+    def _ledger(
+        self,
+        prepared: PreparedObject,
+        outcome: ObjectOutcome,
+        *,
+        moved_to: str | None = None,
+    ) -> None:
         ref = prepared.ref
+        pending.forget(self.conn, ref.key)
         self.conn.execute(
             """
             insert into raw.load_ledger (
                 object_key, sha256, function, symbol, fetched_at, rows_parsed,
                 rows_inserted, rows_updated, rows_unchanged, rows_quarantined,
-                run_id, status, reason, first_date, last_date
+                run_id, status, reason, first_date, last_date, moved_to
             )
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            values (
+                %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s
+            )
             """,
             (
                 ref.key,
@@ -919,7 +1021,38 @@ class ObjectWriter:
                 outcome.reason,
                 prepared.first_date,
                 prepared.last_date,
+                moved_to,
             ),
+        )
+
+    def missing(
+        self, prepared: PreparedObject, pending_since: Mapping[str, datetime]
+    ) -> ObjectOutcome:
+        """Handle an object that is not in the lake.
+
+        An announced object is dropped from the pending objects once it is older
+        than ``pending.NEVER_WRITTEN_AFTER`` (its extract died before the put);
+        a younger one is left for a later load (its extract may be writing it).
+        """
+        ref = prepared.ref
+        reason = "not in the lake yet"
+        if ref.key in pending_since:
+            dropped = self.conn.execute(
+                "delete from raw.pending_objects"
+                " where object_key = %s and recorded_at < now() - %s",
+                (ref.key, pending.NEVER_WRITTEN_AFTER),
+            ).rowcount
+            if dropped:
+                reason = "never written: its extract ended before storing it"
+                logger.warning(
+                    "pending object dropped object=%s reason=%s", ref.key, reason
+                )
+        return ObjectOutcome(
+            object_key=ref.key,
+            function=ref.function,
+            symbol=ref.symbol,
+            status=MISSING,
+            reason=reason,
         )
 
     def committed(self) -> None:
@@ -939,17 +1072,23 @@ def load_objects(
     refs: Sequence[ObjectRef],
     *,
     run_id: UUID,
+    pending_since: Mapping[str, datetime] | None = None,
     progress: Progress | None = None,
 ) -> list[ObjectOutcome]:
     """Load ``refs`` in the order given, each in its own transaction.
 
-    An object another loader recorded in the meantime is skipped.
+    An object another loader recorded in the meantime is skipped. A lost
+    connection is reopened and the object tried again (``RECONNECTS`` times, with
+    backoff): each object is its own transaction and the ledger says whether it
+    committed, so a retry never loads anything twice.
 
     Args:
         url: the warehouse URL (migrated).
         lake: where the objects are.
         refs: the objects, in fetch order.
         run_id: recorded in the ledger and quarantine rows.
+        pending_since: when each announced object was announced (see
+            ``LoadPlan``).
         progress: called after each object with (done, total).
 
     Returns:
@@ -957,26 +1096,98 @@ def load_objects(
 
     Raises:
         LakeError: an object cannot be read; the objects before it stay loaded.
-        WarehouseError: the warehouse cannot be reached.
+        WarehouseError: the warehouse cannot be reached, or stopped answering and
+            did not come back; the objects before stay loaded.
     """
     outcomes: list[ObjectOutcome] = []
     if not refs:
         return outcomes
-    with connect(url, autocommit=True) as conn:
-        writer = ObjectWriter(conn, run_id)
+    session = _WriterSession(url, run_id, lake)
+    try:
         with _prepared_in_background(lake, refs) as prepared_objects:
             for prepared in prepared_objects:
-                with conn.transaction():
-                    if writer.lock_and_check(prepared.ref):
-                        outcome = _skipped(prepared.ref)
-                    else:
-                        outcome = writer.write(prepared)
-                writer.committed()
+                outcome = session.write(prepared, pending_since or {})
                 outcomes.append(outcome)
                 _log(outcome)
                 if progress is not None:
                     progress(len(outcomes), len(refs))
+    finally:
+        session.close()
     return outcomes
+
+
+#: How often a load reopens a lost warehouse connection before it gives up.
+RECONNECTS = 3
+_RECONNECT_BACKOFF_SECONDS = 1.0
+
+
+class _WriterSession:
+    """An ``ObjectWriter`` on a connection that is reopened when it drops."""
+
+    def __init__(self, url: str, run_id: UUID, lake: Lake) -> None:
+        self._url = url
+        self._run_id = run_id
+        self._lake = lake
+        self._stack = ExitStack()
+        self._writer: ObjectWriter | None = None
+
+    def _open(self) -> ObjectWriter:
+        if self._writer is None:
+            conn = self._stack.enter_context(connect(self._url, autocommit=True))
+            self._writer = ObjectWriter(conn, self._run_id, self._lake)
+        return self._writer
+
+    def close(self) -> None:
+        self._writer = None
+        with suppress(psycopg.Error):
+            self._stack.close()
+        self._stack = ExitStack()
+
+    def write(
+        self, prepared: PreparedObject, pending_since: Mapping[str, datetime]
+    ) -> ObjectOutcome:
+        for attempt in range(RECONNECTS + 1):
+            try:
+                return self._write_once(prepared, pending_since)
+            except (psycopg.OperationalError, WarehouseError) as exc:
+                self.close()
+                reason = _first_line(exc)
+                if attempt == RECONNECTS:
+                    raise WarehouseError(
+                        f"the warehouse at {redact_url(self._url)} stopped answering "
+                        f"while loading {prepared.ref.key} (tried {RECONNECTS} "
+                        f"reconnections): {reason}"
+                    ) from None
+                wait = _RECONNECT_BACKOFF_SECONDS * 2**attempt
+                logger.warning(
+                    "warehouse connection lost object=%s attempt=%d wait=%.1f "
+                    "reason=%s",
+                    prepared.ref.key,
+                    attempt + 1,
+                    wait,
+                    reason,
+                )
+                time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write_once(
+        self, prepared: PreparedObject, pending_since: Mapping[str, datetime]
+    ) -> ObjectOutcome:
+        writer = self._open()
+        with writer.conn.transaction():
+            if writer.lock_and_check(prepared.ref):
+                outcome = _skipped(prepared.ref)
+            elif prepared.is_missing:
+                outcome = writer.missing(prepared, pending_since)
+            else:
+                outcome = writer.write(prepared)
+        writer.committed()
+        return outcome
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def rebuild_from_lake(
@@ -1004,10 +1215,10 @@ def rebuild_from_lake(
     Raises:
         LakeError: the lake cannot be listed or an object cannot be read.
     """
-    refs = list_lake_objects(lake)
+    refs = list_lake_objects(lake, include_quarantined=True)
     outcomes: list[ObjectOutcome] = []
     with connect(url, autocommit=True) as conn:
-        writer = ObjectWriter(conn, run_id)
+        writer = ObjectWriter(conn, run_id, lake)
         with conn.transaction():
             tables = sql.SQL(", ").join(sql.Identifier("raw", t) for t in _RAW_TABLES)
             # The ledger first: a loader reads it before anything else, so it
@@ -1019,7 +1230,10 @@ def rebuild_from_lake(
             logger.info("rebuild emptied raw tables objects=%d", len(refs))
             with _prepared_in_background(lake, refs) as prepared_objects:
                 for prepared in prepared_objects:
-                    outcome = writer.write(prepared)
+                    if prepared.is_missing:  # removed since the listing
+                        outcome = writer.missing(prepared, {})
+                    else:
+                        outcome = writer.write(prepared)
                     outcomes.append(outcome)
                     _log(outcome)
                     if progress is not None:

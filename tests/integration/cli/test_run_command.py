@@ -6,57 +6,25 @@ subprocesses with a clean environment: exit codes, messages and the JSON summary
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from stocks_elt.emulator import RunningEmulator
-from tests.fixtures.emulator import EMULATOR_TODAY, PREMIUM_KEY
+from tests.fixtures.cli import pipeline_env, run_stocks_elt
+from tests.fixtures.emulator import EMULATOR_TODAY
 
 pytestmark = pytest.mark.integration
-
-
-def _stocks_elt(
-    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    clean = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("STOCKS_ELT_", "ALPHA_", "AWS_"))
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "stocks_elt.cli", *args],
-        cwd=cwd,  # no developer .env is read
-        env={**clean, "STOCKS_ELT_DATA_DIR": str(cwd / "data"), **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _pipeline_env(emulator: RunningEmulator, warehouse: str) -> dict[str, str]:
-    return {
-        "ALPHA_VANTAGE_API_KEY": PREMIUM_KEY,
-        "STOCKS_ELT_ALPHA_VANTAGE_BASE_URL": emulator.base_url,
-        "STOCKS_ELT_ALPHA_VANTAGE_IS_PREMIUM": "true",
-        "STOCKS_ELT_ALPHA_VANTAGE_CALLS_PER_SECOND": "50",
-        "STOCKS_ELT_ALPHA_VANTAGE_DAILY_QUOTA": "0",
-        "STOCKS_ELT_WAREHOUSE_URL": warehouse,
-    }
 
 
 def test_run_succeeds_and_its_json_summary_matches_the_warehouse(
     emulator: RunningEmulator, warehouse: str, tmp_path: Path
 ) -> None:
-    done = _stocks_elt(
+    done = run_stocks_elt(
         ["run", "--symbols", "IBM,msft", "--as-of", str(EMULATOR_TODAY), "--json"],
         tmp_path,
-        _pipeline_env(emulator, warehouse),
+        pipeline_env(emulator, warehouse),
     )
 
     assert done.returncode == 0, done.stderr
@@ -110,10 +78,10 @@ def test_a_blocking_quality_failure_stops_run_with_exit_code_1(
             " 'hand-written')"
         )
 
-    done = _stocks_elt(
+    done = run_stocks_elt(
         ["run", "--symbols", "IBM", "--as-of", str(EMULATOR_TODAY)],
         tmp_path,
-        _pipeline_env(emulator, warehouse),
+        pipeline_env(emulator, warehouse),
     )
 
     assert done.returncode == 1, done.stderr
@@ -128,7 +96,7 @@ def test_a_blocking_quality_failure_stops_run_with_exit_code_1(
 
 
 def test_a_bad_symbol_exits_2_naming_it_and_the_rule(tmp_path: Path) -> None:
-    done = _stocks_elt(["run", "--symbols", "IBM,IBM;DROP TABLE x"], tmp_path, {})
+    done = run_stocks_elt(["run", "--symbols", "IBM,IBM;DROP TABLE x"], tmp_path, {})
 
     assert done.returncode == 2
     assert "'IBM;DROP TABLE x'" in done.stderr
@@ -136,7 +104,7 @@ def test_a_bad_symbol_exits_2_naming_it_and_the_rule(tmp_path: Path) -> None:
 
 
 def test_a_bad_configuration_value_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    done = _stocks_elt(
+    done = run_stocks_elt(
         ["run", "--symbols", "IBM"],
         tmp_path,
         {"STOCKS_ELT_EXTRACT_CONCURRENCY": "lots"},
@@ -150,7 +118,7 @@ def test_a_bad_configuration_value_exits_2_naming_the_variable(tmp_path: Path) -
 def test_an_unreachable_warehouse_is_named_without_its_password(
     tmp_path: Path,
 ) -> None:
-    done = _stocks_elt(
+    done = run_stocks_elt(
         ["run", "--symbols", "IBM"],
         tmp_path,
         {"STOCKS_ELT_WAREHOUSE_URL": "postgresql://alice:hunter2@127.0.0.1:1/stocks"},
@@ -165,7 +133,7 @@ def test_an_unreachable_warehouse_is_named_without_its_password(
 def test_demo_on_a_clean_data_directory_completes_and_writes_the_report(
     tmp_path: Path,
 ) -> None:
-    done = _stocks_elt(
+    done = run_stocks_elt(
         ["demo", "--symbols", "IBM,KO", "--json"], tmp_path, {}, timeout=600
     )
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from stocks_elt.errors import LakeError
-from stocks_elt.lake.base import Lake, object_key
+from stocks_elt.lake.base import RAW_PREFIX, Lake, object_key
 
 METADATA = {
     "function": "TIME_SERIES_DAILY",
@@ -146,3 +146,22 @@ def test_of_many_threads_racing_on_one_key_exactly_one_wins(lake: Lake) -> None:
     assert found is not None
     winner = found.metadata["writer"]
     assert lake.get(key) == f"body {winner}".encode()
+
+
+def test_a_refused_object_is_moved_aside_with_its_reason(lake: Lake) -> None:
+    key = f"{RAW_PREFIX}function=SPLITS/symbol=IBM/ingest_date=2026-11-27/a.json"
+    lake.put(key, b"not json", {"sha256": "ab" * 32})
+
+    moved = lake.quarantine(key, "not data: the body is not JSON")
+
+    assert moved == f"quarantine/{key}"
+    assert lake.head(key) is None
+    assert [item.key for item in lake.list()] == []
+    found = lake.head(moved)
+    assert found is not None
+    assert dict(found.metadata) == {
+        "sha256": "ab" * 32,
+        "quarantine_reason": "not data: the body is not JSON",
+    }
+    assert lake.get(moved) == b"not json"
+    assert lake.quarantine(key, "again") == moved  # already moved: no error

@@ -15,6 +15,7 @@ from stocks_elt.emulator.universe import ListedSymbol
 from stocks_elt.errors import LoadError
 from stocks_elt.lake.local import LocalLake
 from stocks_elt.stages.load import load
+from stocks_elt.warehouse import pending
 from tests.integration.load.lakes import (
     at,
     count,
@@ -316,7 +317,7 @@ def test_every_bad_row_is_quarantined_with_its_reason_and_the_rest_loads(
     assert sorted(ledger) == sorted([(key, 9, 1, 8), (repeated, 2, 0, 2)])
 
 
-def test_an_answer_that_is_not_data_is_refused_once_and_never_loaded(
+def test_an_answer_that_is_not_data_is_refused_once_and_moved_aside(
     settings: Settings, lake: LocalLake
 ) -> None:
     notice = json.dumps({"Information": "This is a premium endpoint."}).encode()
@@ -326,18 +327,29 @@ def test_an_answer_that_is_not_data_is_refused_once_and_never_loaded(
     second = load(settings)
 
     assert (first.objects_loaded, first.objects_refused) == (0, 1)
-    assert (second.objects_refused, second.objects_skipped) == (0, 1)
+    # Moved out of the raw prefix: the next load no longer sees it at all.
+    assert (second.objects_refused, second.objects_skipped) == (0, 0)
+    assert lake.head(key) is None
+    moved = lake.head(f"quarantine/{key}")
+    assert moved is not None
+    assert lake.get(f"quarantine/{key}") == notice
+    assert moved.metadata["quarantine_reason"] == "not data: an 'Information' answer"
     url = url_of(settings)
     with psycopg.connect(url) as conn:
         ledger = conn.execute(
-            "select status, reason, rows_parsed from raw.load_ledger"
+            "select status, reason, rows_parsed, moved_to from raw.load_ledger"
             " where object_key = %s",
             (key,),
         ).fetchone()
         quarantined = conn.execute(
             "select row_key, reason_code, reason from raw.quarantine"
         ).fetchall()
-    assert ledger == ("refused", "not data: an 'Information' answer", 0)
+    assert ledger == (
+        "refused",
+        "not data: an 'Information' answer",
+        0,
+        f"quarantine/{key}",
+    )
     assert quarantined == [
         (None, "refused_object", "not data: an 'Information' answer")
     ]
@@ -356,22 +368,59 @@ def test_an_object_whose_body_does_not_match_its_key_is_refused(
     assert count(url_of(settings), "select count(*) from raw.daily_prices") == 0
 
 
-def test_given_keys_bring_earlier_unloaded_objects_but_not_later_ones(
+def test_given_keys_bring_every_announced_object_but_not_unannounced_ones(
     settings: Settings, lake: LocalLake, market: Market
 ) -> None:
+    # What a run killed between its extract and its load leaves: objects that
+    # extract announced and stored, that no load recorded.
     early = put_emulated(lake, market, "TIME_SERIES_DAILY", "IBM", at(1))
     given = put_emulated(lake, market, "TIME_SERIES_DAILY", "AAPL", at(2))
     late = put_emulated(lake, market, "TIME_SERIES_DAILY", "KO", at(3))
+    by_hand = put_emulated(lake, market, "TIME_SERIES_DAILY", "XOM", at(4))
+    with psycopg.connect(url_of(settings), autocommit=True) as conn:
+        for key, symbol in ((early, "IBM"), (late, "KO")):
+            pending.announce(conn, key, "TIME_SERIES_DAILY", symbol, None)
 
     result = load(settings, [given])
 
-    assert result.objects_loaded == 2
+    assert result.objects_loaded == 3
     with psycopg.connect(url_of(settings)) as conn:
         loaded = {
             row[0] for row in conn.execute("select object_key from raw.load_ledger")
         }
-    assert loaded == {early, given}
-    assert late not in loaded
+        still_pending = conn.execute("select count(*) from raw.pending_objects")
+        assert still_pending.fetchone() == (0,)
+    assert loaded == {early, given, late}
+    # Not announced (an earlier version's object, or one put by hand): only a
+    # load that scans the lake finds it.
+    assert by_hand not in loaded
+    assert load(settings).objects_loaded == 1
+
+
+def test_an_announced_object_never_written_is_dropped_once_old(
+    settings: Settings, lake: LocalLake, market: Market
+) -> None:
+    written = put_emulated(lake, market, "TIME_SERIES_DAILY", "IBM", at(1))
+    young = written.replace("symbol=IBM", "symbol=AAPL")
+    old = written.replace("symbol=IBM", "symbol=KO")
+    with psycopg.connect(url_of(settings), autocommit=True) as conn:
+        for key, symbol in ((written, "IBM"), (young, "AAPL"), (old, "KO")):
+            pending.announce(conn, key, "TIME_SERIES_DAILY", symbol, None)
+        conn.execute(
+            "update raw.pending_objects set recorded_at = now() - interval '1 hour'"
+            " where object_key = %s",
+            (old,),
+        )
+
+    result = load(settings, [])
+
+    assert (result.objects_loaded, result.objects_missing) == (1, 2)
+    with psycopg.connect(url_of(settings)) as conn:
+        left = [
+            row[0] for row in conn.execute("select object_key from raw.pending_objects")
+        ]
+    # The young one may still be on its way (its extract is running): kept.
+    assert left == [young]
 
 
 def test_a_given_key_that_is_not_in_the_lake_is_a_load_error(
@@ -461,6 +510,7 @@ def test_rebuilding_from_the_lake_gives_the_incrementally_built_tables(
 
     rebuilt = load(settings, rebuild=True)
 
+    # The refused answer was moved to quarantine/; the rebuild refuses it again.
     assert rebuilt.objects_loaded + rebuilt.objects_refused == len(keys) + 2
     assert table_checksums(url_of(settings)) == incremental
     assert incremental["revisions"][0] >= 1

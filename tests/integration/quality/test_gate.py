@@ -242,9 +242,22 @@ def test_quarantined_rows_and_refused_objects_warn(
 
 def test_a_run_only_checks_its_own_rows(settings: Settings, lake: LocalLake) -> None:
     first = load_week(settings, lake, WEEK)
+    run_quality_gate(settings, run_id=first.run_id)
     corrupt(
         settings, "update raw.daily_prices set low = 11 where trade_date = '2024-06-17'"
     )
+    _second_session(lake)
+    second = load(settings)
+
+    # The later run loaded only 2024-06-24: the broken 2024-06-17 is outside it.
+    assert run_quality_gate(settings, run_id=second.run_id).failed == 0
+    with pytest.raises(QualityGateFailed):
+        run_quality_gate(settings, run_id=first.run_id)
+    with pytest.raises(QualityGateFailed):
+        run_quality_gate(settings, symbols=["IBM"])
+
+
+def _second_session(lake: LocalLake) -> None:
     put_answer(
         lake,
         "TIME_SERIES_DAILY",
@@ -256,11 +269,21 @@ def test_a_run_only_checks_its_own_rows(settings: Settings, lake: LocalLake) -> 
         ),
         at(2 * 1440),
     )
+
+
+def test_a_gate_also_checks_loads_no_gate_checked(
+    settings: Settings, lake: LocalLake
+) -> None:
+    # A run killed between its load and its gate: its rows were never checked.
+    load_week(settings, lake, WEEK)
+    corrupt(
+        settings, "update raw.daily_prices set low = 11 where trade_date = '2024-06-17'"
+    )
+    _second_session(lake)
     second = load(settings)
 
-    # The later run loaded only 2024-06-24: the broken 2024-06-17 is outside it.
-    assert run_quality_gate(settings, run_id=second.run_id).failed == 0
-    with pytest.raises(QualityGateFailed):
-        run_quality_gate(settings, run_id=first.run_id)
-    with pytest.raises(QualityGateFailed):
-        run_quality_gate(settings, symbols=["IBM"])
+    with pytest.raises(QualityGateFailed, match="ohlc_consistency"):
+        run_quality_gate(settings, run_id=second.run_id)
+    # Checked once, pass or fail: the next run's gate does not take them again.
+    third = load(settings)
+    assert run_quality_gate(settings, run_id=third.run_id).failed == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,19 @@ def test_of_processes_racing_on_one_key_exactly_one_wins(tmp_path: Path) -> None
     body = LocalLake(tmp_path).get(KEY)
     winner = results.index(True)
     assert body == f"writer {winner}".encode() * 10_000
+
+
+def test_the_first_write_removes_what_a_killed_writer_left(tmp_path: Path) -> None:
+    scratch = tmp_path / "lake" / ".tmp"
+    scratch.mkdir(parents=True)
+    stale, fresh = scratch / ".tmp-stale", scratch / ".tmp-fresh"
+    stale.write_bytes(b"half a body")
+    fresh.write_bytes(b"a body being written right now")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+
+    LocalLake(tmp_path / "lake").put(KEY, b"{}", {})
+
+    assert not stale.exists()
+    assert fresh.exists()  # another writer's, still at work
+    assert sorted(p.name for p in scratch.iterdir()) == [".tmp-fresh"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +21,7 @@ from stocks_elt.transform.dbt import (
     dbt_project_dir,
     run_dbt_build,
 )
+from stocks_elt.warehouse import locks
 
 
 def _node_result(kind: str, status: str, name: str, message: str = "") -> Any:
@@ -157,7 +160,12 @@ def test_the_transform_command_prints_a_summary(
         calls.append(kwargs)
         return TransformResult(11, 50, 0, 0, 3.0)
 
+    @contextmanager
+    def no_lock(url: str, **kwargs: Any) -> Iterator[None]:
+        yield  # the transform lock is tested against a real Postgres
+
     monkeypatch.setattr(dbt, "run_dbt_build", fake_build)
+    monkeypatch.setattr(locks, "transform_lock", no_lock)
     monkeypatch.setenv("STOCKS_ELT_WAREHOUSE_URL", "postgresql://u@h/d")
     outcome = CliRunner().invoke(
         cli, ["transform", "--full-refresh", "-s", "fct_daily_bars+"]

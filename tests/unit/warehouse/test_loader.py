@@ -43,6 +43,12 @@ class MemoryLake(Lake):
             if key.startswith(prefix):
                 yield LakeObject(key, len(self.objects[key]))
 
+    def quarantine(self, key: str, reason: str) -> str:
+        moved = f"quarantine/{key}"
+        if key in self.objects:
+            self.objects[moved] = self.objects.pop(key)
+        return moved
+
 
 FETCHED = datetime(2024, 6, 21, 22, 30, 15, 123456, tzinfo=UTC)
 

@@ -1,5 +1,5 @@
 -- Symbols whose extract recorded a history gap (older sessions the key could
--- not fetch): in the run when one is given, else in each symbol's latest
+-- not fetch): in the runs in scope when there are, else in each symbol's latest
 -- extract outcome.
 with
 
@@ -11,7 +11,7 @@ latest as (
         reason
     from audit.extract_outcomes
     where
-        (%(run_id)s::uuid is null or run_id = %(run_id)s::uuid)
+        (%(run_ids)s::uuid[] is null or run_id = any(%(run_ids)s::uuid[]))
         and (%(symbols)s::text[] is null or symbol = any(%(symbols)s::text[]))
     order by symbol asc, recorded_at desc
 

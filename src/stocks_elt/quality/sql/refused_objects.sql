@@ -1,4 +1,4 @@
--- Lake objects that were not data, by symbol: in the run when one is given.
+-- Lake objects that were not data, by symbol: in the runs in scope when there are.
 select
     symbol,
     count(*) as observed,
@@ -6,6 +6,6 @@ select
 from raw.load_ledger
 where
     status = 'refused'
-    and (%(run_id)s::uuid is null or run_id = %(run_id)s::uuid)
+    and (%(run_ids)s::uuid[] is null or run_id = any(%(run_ids)s::uuid[]))
     and (%(symbols)s::text[] is null or symbol = any(%(symbols)s::text[]))
 group by symbol

@@ -9,7 +9,7 @@ ledger as (
     from raw.load_ledger
     where
         status = 'loaded'
-        and (%(run_id)s::uuid is null or run_id = %(run_id)s::uuid)
+        and (%(run_ids)s::uuid[] is null or run_id = any(%(run_ids)s::uuid[]))
         and (%(symbols)s::text[] is null or symbol = any(%(symbols)s::text[]))
 
 ),
