@@ -433,9 +433,9 @@ def run(count: int, sample: int, small_count: int, admin_url: str) -> list[Row]:
         increment_full_s, increment_full = load_here(
             lakes.full, url, lakes.compact_keys
         )
-        from stocks_elt.quality.checks import xnys_sessions
+        from stocks_elt.market.calendar import sessions_between
 
-        xnys_sessions(TODAY, TODAY)  # the calendar's import is not the gate's cost
+        sessions_between(TODAY, TODAY)  # the calendar's import is not the gate's cost
         gate_full_s = gate_here(url, increment_full.run_id)  # type: ignore[attr-defined]
     with database(admin_url) as url:
         load_here(lakes.small, url, lakes.small_keys)

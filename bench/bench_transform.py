@@ -36,9 +36,9 @@ import psycopg
 from psycopg import sql
 
 from stocks_elt.config import Settings
-from stocks_elt.emulator.calendar import nyse_sessions, session_index_on_or_before
 from stocks_elt.emulator.market import symbol_history
 from stocks_elt.emulator.universe import ListedSymbol
+from stocks_elt.market.calendar import all_sessions, session_index_on_or_before
 from stocks_elt.transform.dbt import run_dbt
 from stocks_elt.warehouse.migrate import migrate
 
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
-    sessions = nyse_sessions()
+    sessions = all_sessions()
     last = session_index_on_or_before(LAST_DAY)
     day_before, new_day = sessions[last - 1], sessions[last]
     universe = _universe(options.symbols, options.years)

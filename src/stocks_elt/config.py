@@ -19,8 +19,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.errors import ConfigError, InvalidSymbol
+from stocks_elt.market.symbols import parse_symbols
 
 _ENV_PREFIX = "STOCKS_ELT_"
 

@@ -15,12 +15,9 @@ cost does not grow with the length of the price history.
 from __future__ import annotations
 
 import logging
-import warnings
-from bisect import bisect_right
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,8 +25,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from stocks_elt.alpha_vantage.quota import QuotaUsage, api_day, key_hash, read_usage
-from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.config import Settings
+from stocks_elt.market import calendar
+from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.warehouse.connection import connect
 
 logger = logging.getLogger(__name__)
@@ -269,11 +267,7 @@ def last_completed_session(as_of: datetime) -> date:
     Returns:
         The session's date (exchange-local).
     """
-    minute = _aware(as_of).replace(second=0, microsecond=0)
-    calendar = _calendar(minute.astimezone(NEW_YORK).date())
-    with _quiet_pandas():
-        session = calendar.minute_to_past_session(minute)
-    return session.date()  # type: ignore[no-any-return]
+    return calendar.last_completed_session(_aware(as_of))
 
 
 def sessions_behind(last_session: date, last_completed: date) -> int:
@@ -283,26 +277,15 @@ def sessions_behind(last_session: date, last_completed: date) -> int:
     not itself a session (a holiday row, another exchange's date) counts from the
     next session on.
     """
-    return sessions_behind_many({"": last_session}, last_completed)[""]
+    return calendar.sessions_after(last_session, last_completed)
 
 
 def sessions_behind_many(
     last_sessions: dict[str, date], last_completed: date
 ) -> dict[str, int]:
-    """Return :func:`sessions_behind` for every symbol, with one calendar."""
-    if not last_sessions:
-        return {}
-    oldest = min(min(last_sessions.values()), last_completed)
-    calendar = _calendar(last_completed, start=oldest)
-    with _quiet_pandas():
-        sessions = [
-            s.date()
-            for s in calendar.sessions_in_range(
-                max(oldest, calendar.first_session.date()), last_completed
-            )
-        ]
+    """Return :func:`sessions_behind` for every symbol."""
     return {
-        symbol: max(len(sessions) - bisect_right(sessions, last), 0)
+        symbol: sessions_behind(last, last_completed)
         for symbol, last in last_sessions.items()
     }
 
@@ -471,29 +454,6 @@ def _universe(
     """The configured tickers in their order, then every other known symbol, sorted."""
     known = sorted(set(loaded) | set(outcomes))
     return tuple(dict.fromkeys([*settings.tickers, *known]))
-
-
-def _calendar(until: date, *, start: date | None = None) -> Any:
-    import exchange_calendars
-
-    first = start if start is not None else until - timedelta(days=30)
-    with _quiet_pandas():
-        return exchange_calendars.get_calendar(
-            CALENDAR_NAME,
-            start=max(first - timedelta(days=7), date(1900, 1, 1)).isoformat(),
-            end=(until + timedelta(days=14)).isoformat(),
-        )
-
-
-@contextmanager
-def _quiet_pandas() -> Iterator[None]:
-    """Hide pandas 3.1's ``.values`` deprecation, raised inside exchange_calendars.
-
-    The warning is the library's to fix and says nothing about our data.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*\.values returning an ndarray")
-        yield
 
 
 def _aware(value: datetime | None) -> datetime:

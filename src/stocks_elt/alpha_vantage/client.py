@@ -19,7 +19,7 @@ How the key stays secret: the ``httpx.Client`` never sees it. A transport wrappe
 adds ``apikey`` to a copy of each outgoing request just before the wire, so the
 URL httpx logs, attaches to responses and puts in exceptions carries no key; any
 text that could still carry it (a notice echoing it, a library message) goes
-through ``redact``. Symbols are validated with ``stocks_elt.alpha_vantage.symbols``
+through ``redact``. Symbols are validated with ``stocks_elt.market.symbols``
 before anything is sent; lower case is normalised to upper case there.
 """
 
@@ -52,7 +52,6 @@ from stocks_elt.alpha_vantage.classify import (
 )
 from stocks_elt.alpha_vantage.quota import DAILY_CAP_OUTCOME, CallLedger
 from stocks_elt.alpha_vantage.redact import redact
-from stocks_elt.alpha_vantage.symbols import normalize_symbol
 from stocks_elt.errors import (
     ApiError,
     ApiNotice,
@@ -61,6 +60,7 @@ from stocks_elt.errors import (
     RateLimited,
     SymbolNotFound,
 )
+from stocks_elt.market.symbols import normalize_symbol
 
 if TYPE_CHECKING:
     from stocks_elt.config import Settings

@@ -41,8 +41,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
-from stocks_elt.alpha_vantage.symbols import normalize_symbol
 from stocks_elt.errors import InvalidSymbol, LoadError
+from stocks_elt.market.symbols import normalize_symbol
 
 DAILY = "TIME_SERIES_DAILY"
 DAILY_ADJUSTED = "TIME_SERIES_DAILY_ADJUSTED"

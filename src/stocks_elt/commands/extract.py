@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.config import check_writable_paths, load_settings
+from stocks_elt.market.symbols import parse_symbols
 
 _OUTCOME_STYLES = {
     "fetched": "green",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.config import load_settings
+from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.report.data import DEFAULT_SESSIONS, MAX_SESSIONS
 
 logger = logging.getLogger(__name__)

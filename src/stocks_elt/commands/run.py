@@ -29,9 +29,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.config import Settings, check_writable_paths, load_settings
 from stocks_elt.errors import StocksEltError
+from stocks_elt.market.symbols import parse_symbols
 
 logger = logging.getLogger(__name__)
 

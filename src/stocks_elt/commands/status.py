@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.config import load_settings
+from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.status import (
     CALENDAR_NAME,
     NEW_YORK,

@@ -6,12 +6,12 @@ from datetime import date
 
 import click
 
-from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.emulator.config import EmulatorConfig
 from stocks_elt.emulator.faults import FaultSpecError
 from stocks_elt.emulator.server import start_emulator
 from stocks_elt.emulator.universe import default_universe, universe_for_symbols
 from stocks_elt.errors import InvalidSymbol
+from stocks_elt.market.symbols import parse_symbols
 
 _FAULTS_HELP = """Fault spec: comma-separated KIND:WHEN[@TARGET] rules. KIND is 500,
 502, 503, drop, truncate, malformed, empty or latency=300ms; WHEN is a probability

@@ -46,12 +46,12 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-from stocks_elt.emulator.calendar import (
-    nyse_sessions,
+from stocks_elt.emulator.universe import PROFILES, ListedSymbol
+from stocks_elt.market.calendar import (
+    all_sessions,
     session_index_on_or_after,
     session_index_on_or_before,
 )
-from stocks_elt.emulator.universe import PROFILES, ListedSymbol
 
 TICKS_PER_UNIT = 10_000  # prices are kept as integers of 0.0001
 _TWO_PI = 2.0 * math.pi
@@ -120,7 +120,7 @@ class _Path:
     """A symbol's whole generated path from its first session to the horizon."""
 
     listed: ListedSymbol
-    first_index: int  # index of the first session in nyse_sessions()
+    first_index: int  # index of the first session in all_sessions()
     opens: array[int]
     highs: array[int]
     lows: array[int]
@@ -162,7 +162,7 @@ class SymbolHistory:
     )
 
     def __init__(self, path: _Path, today: date) -> None:
-        sessions = nyse_sessions()
+        sessions = all_sessions()
         count = max(0, session_index_on_or_before(today) - path.first_index + 1)
         count = min(count, len(path.closes))
         self.listed = path.listed
@@ -251,7 +251,7 @@ class SymbolHistory:
 
 
 def _dividend_event(session_index: int, amount: Decimal) -> DividendEvent:
-    sessions = nyse_sessions()
+    sessions = all_sessions()
     ex_date = sessions[session_index]
     if ex_date.year < _FIRST_YEAR_WITH_DIVIDEND_DATES:
         return DividendEvent(ex_date, amount, None, None, None)
@@ -275,7 +275,7 @@ def _explicit_offsets(
     first_index: int,
     count: int,
 ) -> dict[int, Decimal]:
-    sessions = nyse_sessions()
+    sessions = all_sessions()
     offsets: dict[int, Decimal] = {}
     for day, value in events:
         index = session_index_on_or_after(day)
@@ -297,7 +297,7 @@ def _explicit_offsets(
 def _quarterly_ex_offsets(
     month_offset: int, day_of_month: int, first_index: int, count: int
 ) -> set[int]:
-    sessions = nyse_sessions()
+    sessions = all_sessions()
     offsets: set[int] = set()
     for year in range(sessions[0].year, sessions[-1].year + 1):
         for month in range(1 + month_offset, 13, 3):
@@ -310,7 +310,7 @@ def _quarterly_ex_offsets(
 
 @functools.lru_cache(maxsize=64)
 def _generate_path(listed: ListedSymbol, seed: int) -> _Path:
-    sessions = nyse_sessions()
+    sessions = all_sessions()
     first_index = session_index_on_or_after(listed.ipo_date)
     end_index = len(sessions) - 1
     if listed.delisting_date is not None:

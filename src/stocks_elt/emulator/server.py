@@ -32,11 +32,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from stocks_elt.emulator.calendar import nyse_sessions
 from stocks_elt.emulator.config import EmulatorConfig
 from stocks_elt.emulator.faults import FaultSpecError
 from stocks_elt.emulator.render import Response
 from stocks_elt.emulator.service import CallRecord, EmulatorService
+from stocks_elt.market.calendar import all_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -363,7 +363,7 @@ def start_emulator(config: EmulatorConfig) -> RunningEmulator:
         OSError: the address cannot be bound.
     """
     service = EmulatorService(config)
-    nyse_sessions()
+    all_sessions()
     server = _Server((config.host, config.port), service)
     running = RunningEmulator(config, service, server)
     running._start()

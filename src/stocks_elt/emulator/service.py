@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from stocks_elt.emulator import notices
-from stocks_elt.emulator.calendar import next_session
 from stocks_elt.emulator.config import EmulatorConfig
 from stocks_elt.emulator.faults import (
     NO_FAULT,
@@ -44,6 +43,7 @@ from stocks_elt.emulator.render import (
     json_message,
     render_response,
 )
+from stocks_elt.market.calendar import HORIZON, next_session
 
 logger = logging.getLogger(__name__)
 
@@ -197,8 +197,13 @@ class EmulatorService:
             ValueError: ``sessions`` < 1 or the result is past the horizon.
         """
         with self._lock:
-            self._today = next_session(self._today, sessions)
-            day = self._today
+            day = next_session(self._today, sessions)
+            if day > HORIZON:
+                raise ValueError(
+                    f"{sessions} session(s) after {self._today.isoformat()} is past "
+                    f"the emulator's horizon {HORIZON.isoformat()}"
+                )
+            self._today = day
         logger.info("emulator clock advanced sessions=%d today=%s", sessions, day)
         return day
 

@@ -24,16 +24,13 @@ its new rows cost, however long the history. The gate fills the temporary tables
 ``gate_scope`` (symbol, first_date, last_date) and ``gate_symbols`` (symbol) before
 the checks run; the SQL lives in ``stocks_elt/quality/sql/<check>.sql``.
 
-The XNYS calendar comes from ``exchange_calendars``, imported on first use (its
-import takes seconds) and only when a check needs sessions.
+Sessions come from ``stocks_elt.market.calendar`` (the XNYS calendar, built on
+first use and only when a check needs sessions).
 """
 
 from __future__ import annotations
 
 import bisect
-import functools
-import threading
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -43,6 +40,8 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+
+from stocks_elt.market.calendar import sessions_between
 
 BLOCKING = "blocking"
 WARNING = "warning"
@@ -129,43 +128,10 @@ def _sql_check(
     return run
 
 
-# -- the XNYS calendar --------------------------------------------------------------
-
-_calendar_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=4)
-def _sessions_between_years(first_year: int, last_year: int) -> tuple[date, ...]:
-    with warnings.catch_warnings():
-        # exchange_calendars trips pandas deprecations of its own; not ours to fix.
-        warnings.simplefilter("ignore")
-        import exchange_calendars
-
-        calendar = exchange_calendars.get_calendar(
-            "XNYS", start=f"{first_year}-01-01", end=f"{last_year}-12-31"
-        )
-        return tuple(stamp.date() for stamp in calendar.sessions)
-
-
-def xnys_sessions(start: date, end: date) -> list[date]:
-    """Return the NYSE sessions from ``start`` to ``end``, both included.
-
-    The calendar is built once per process for whole years around the range
-    (from 1990 at the earliest) and reused.
-    """
-    if end < start:
-        return []
-    with _calendar_lock:
-        sessions = _sessions_between_years(min(start.year, 1990), max(end.year, 2030))
-    low = bisect.bisect_left(sessions, start)
-    high = bisect.bisect_right(sessions, end)
-    return list(sessions[low:high])
-
-
 def _missing_sessions(conn: Connection, scope: CheckScope) -> list[Finding]:
     if scope.first_date is None or scope.last_date is None:
         return []
-    sessions = xnys_sessions(scope.first_date, scope.last_date)
+    sessions = sessions_between(scope.first_date, scope.last_date)
     return _findings(conn, "missing_sessions", scope.params(sessions=sessions))
 
 
@@ -183,7 +149,7 @@ def _stale_symbols(conn: Connection, scope: CheckScope) -> list[Finding]:
     if not known:
         return findings
     latest = max(known)
-    sessions = xnys_sessions(min(known), latest)
+    sessions = sessions_between(min(known), latest)
     for symbol, day in sorted(lasts.items()):
         if day is None:
             continue

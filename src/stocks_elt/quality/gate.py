@@ -28,9 +28,9 @@ from typing import Any
 from uuid import UUID
 
 from stocks_elt.alpha_vantage.parse import DAILY, DAILY_ADJUSTED
-from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.config import Settings
 from stocks_elt.errors import QualityGateFailed
+from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.quality.checks import (
     BLOCKING,
     CHECKS,

@@ -10,9 +10,9 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.config import Settings
 from stocks_elt.errors import InvalidSymbol
+from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.report.data import DEFAULT_SESSIONS, MAX_SESSIONS, collect_report_data
 from stocks_elt.report.render import render_report
 from stocks_elt.warehouse.connection import connect

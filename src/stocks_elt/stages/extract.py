@@ -34,13 +34,10 @@ by the next run. Outcomes are recorded in ``audit.extract_outcomes``.
 
 from __future__ import annotations
 
-import bisect
-import functools
 import hashlib
 import logging
 import threading
 import uuid
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -52,7 +49,6 @@ import psycopg
 
 from stocks_elt.alpha_vantage.client import AlphaVantageClient, ApiAnswer, OutputSize
 from stocks_elt.alpha_vantage.quota import WarehouseQuota
-from stocks_elt.alpha_vantage.symbols import parse_symbols
 from stocks_elt.config import Settings
 from stocks_elt.errors import (
     ApiNotice,
@@ -65,6 +61,8 @@ from stocks_elt.errors import (
 )
 from stocks_elt.lake import open_lake
 from stocks_elt.lake.base import RAW_PREFIX, Lake, object_key, parse_object_key
+from stocks_elt.market.calendar import last_session_on_or_before, sessions_after
+from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.warehouse.audit import as_run_uuid
 from stocks_elt.warehouse.connection import connect, warehouse_url
 from stocks_elt.warehouse.migrate import migrate
@@ -227,48 +225,6 @@ def choose_output_size(
     if is_premium:
         return "full", False
     return "compact", True
-
-
-def last_session_on_or_before(day: date) -> date:
-    """Return the last NYSE session on or before ``day``."""
-    sessions = _nyse_sessions(day)
-    index = bisect.bisect_right(sessions, day) - 1
-    if index < 0:
-        raise ValueError(f"no NYSE session on or before {day}")
-    return sessions[index]
-
-
-def sessions_after(day: date, through: date) -> int:
-    """Return how many NYSE sessions fall after ``day`` up to ``through`` inclusive."""
-    if through <= day:
-        return 0
-    sessions = _nyse_sessions(through)
-    return bisect.bisect_right(sessions, through) - bisect.bisect_right(sessions, day)
-
-
-def _nyse_sessions(through: date) -> tuple[date, ...]:
-    # The calendar covers a year ahead of today; later dates get weekdays.
-    sessions = _calendar_sessions()
-    if through <= sessions[-1]:
-        return sessions
-    extra = []
-    day = sessions[-1]
-    while day < through:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            extra.append(day)
-    return sessions + tuple(extra)
-
-
-@functools.cache
-def _calendar_sessions() -> tuple[date, ...]:
-    import exchange_calendars  # slow to import: only when a stage needs it
-
-    with warnings.catch_warnings():
-        # pandas deprecation notes raised inside exchange_calendars, not ours
-        warnings.simplefilter("ignore", category=Warning)
-        calendar = exchange_calendars.get_calendar("XNYS", start="1999-01-01")
-    return tuple(stamp.date() for stamp in calendar.sessions)
 
 
 # -- the run ---------------------------------------------------------------------

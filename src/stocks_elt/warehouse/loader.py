@@ -58,7 +58,6 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from stocks_elt.alpha_vantage import parse as av
-from stocks_elt.alpha_vantage.symbols import normalize_symbol
 from stocks_elt.config import redact_url
 from stocks_elt.errors import InvalidSymbol, LakeError, LoadError, WarehouseError
 from stocks_elt.lake.base import (
@@ -68,6 +67,7 @@ from stocks_elt.lake.base import (
     Lake,
     quarantine_key,
 )
+from stocks_elt.market.symbols import normalize_symbol
 from stocks_elt.warehouse import pending
 from stocks_elt.warehouse.connection import connect
 

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 
 from stocks_elt.config import Settings
-from stocks_elt.emulator.calendar import nyse_sessions, session_index_on_or_after
 from stocks_elt.emulator.universe import ListedSymbol
+from stocks_elt.market.calendar import all_sessions, session_index_on_or_after
 from stocks_elt.transform.dbt import run_dbt, run_dbt_build
 
 from .conftest import MARTS, fetch_rows, load_market, values_match
@@ -26,8 +26,8 @@ from .conftest import MARTS, fetch_rows, load_market, values_match
 pytestmark = pytest.mark.integration
 
 _FIRST = session_index_on_or_after(date(2024, 5, 1))
-WINDOW = nyse_sessions()[_FIRST : _FIRST + 30]
-EARLY_DIVIDEND = nyse_sessions()[_FIRST - 120]
+WINDOW = all_sessions()[_FIRST : _FIRST + 30]
+EARLY_DIVIDEND = all_sessions()[_FIRST - 120]
 
 UNIVERSE = (
     # long history (lookback and resumed states), a split and a dividend mid-way

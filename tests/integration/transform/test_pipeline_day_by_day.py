@@ -15,7 +15,7 @@ import pytest
 from stocks_elt import pipeline
 from stocks_elt.config import load_settings
 from stocks_elt.emulator import EmulatorConfig, start_emulator
-from stocks_elt.emulator.calendar import nyse_sessions, session_index_on_or_after
+from stocks_elt.market.calendar import all_sessions, session_index_on_or_after
 from stocks_elt.stages.extract import extract
 from stocks_elt.transform.dbt import run_dbt
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 KEY = "transform-premium-key"
 SYMBOLS = ("IBM", "MSFT")
 _FIRST = session_index_on_or_after(date(2024, 5, 3))
-DAYS = nyse_sessions()[_FIRST : _FIRST + 10]  # 2024-05-03 .. 2024-05-16
+DAYS = all_sessions()[_FIRST : _FIRST + 10]  # 2024-05-03 .. 2024-05-16
 
 
 def test_daily_extract_load_transform_equals_a_full_refresh(

@@ -17,42 +17,9 @@ from stocks_elt.stages.extract import (
     ExtractResult,
     SymbolOutcome,
     choose_output_size,
-    last_session_on_or_before,
-    sessions_after,
 )
 
 FRIDAY = date(2024, 6, 21)
-
-
-@pytest.mark.parametrize(
-    ("day", "session"),
-    [
-        (date(2024, 6, 21), date(2024, 6, 21)),
-        (date(2024, 6, 23), date(2024, 6, 21)),  # Sunday
-        (date(2024, 6, 19), date(2024, 6, 18)),  # Juneteenth
-        (date(2024, 3, 29), date(2024, 3, 28)),  # Good Friday
-        (date(2024, 1, 1), date(2023, 12, 29)),
-    ],
-)
-def test_the_last_session_skips_weekends_and_holidays(day: date, session: date) -> None:
-    assert last_session_on_or_before(day) == session
-
-
-@pytest.mark.parametrize(
-    ("day", "through", "count"),
-    [
-        (date(2024, 6, 14), FRIDAY, 4),  # 17, 18, 20, 21
-        (FRIDAY, FRIDAY, 0),
-        (date(2024, 7, 1), FRIDAY, 0),  # stored history after the run's date
-        (date(2023, 12, 29), FRIDAY, 119),
-        (date(2024, 1, 30), FRIDAY, 99),
-        (date(2024, 1, 29), FRIDAY, 100),
-    ],
-)
-def test_sessions_after_counts_nyse_sessions(
-    day: date, through: date, count: int
-) -> None:
-    assert sessions_after(day, through) == count
 
 
 @pytest.mark.parametrize("is_premium", [True, False])

@@ -6,13 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from stocks_elt.emulator.calendar import is_session, nyse_sessions
 from stocks_elt.emulator.market import Market, symbol_history, symbol_seed
 from stocks_elt.emulator.universe import (
     ListedSymbol,
     default_universe,
     synthetic_universe,
 )
+from stocks_elt.market.calendar import all_sessions, is_session
 
 TODAY = date(2026, 6, 30)
 UNIVERSE = default_universe()
@@ -104,7 +104,7 @@ def test_sessions_start_at_the_ipo_and_stop_at_the_delisting(
     listed: ListedSymbol,
 ) -> None:
     history = symbol_history(listed, TODAY)
-    sessions = nyse_sessions()
+    sessions = all_sessions()
     first = next(day for day in sessions if day >= listed.ipo_date)
     assert history.dates[0] == first
     if listed.delisting_date is None:

@@ -1,38 +1,16 @@
-"""The gate's pieces that need no database: the calendar and the summaries."""
+"""The gate's pieces that need no database: the checks and the summaries."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
-from stocks_elt.quality.checks import BLOCKING, CHECKS, Check, Finding, xnys_sessions
+from stocks_elt.quality.checks import BLOCKING, CHECKS, Check, Finding
 from stocks_elt.quality.gate import FAIL, PASS, WARN, QualityResult, summarize_findings
 
 
 def check(name: str) -> Check:
     (found,) = [c for c in CHECKS if c.name == name]
     return found
-
-
-def test_the_calendar_knows_nyse_holidays() -> None:
-    sessions = xnys_sessions(date(2024, 6, 17), date(2024, 6, 24))
-
-    # Juneteenth (Wednesday the 19th) and the weekend are closed.
-    assert sessions == [
-        date(2024, 6, 17),
-        date(2024, 6, 18),
-        date(2024, 6, 20),
-        date(2024, 6, 21),
-        date(2024, 6, 24),
-    ]
-    assert xnys_sessions(date(2024, 6, 24), date(2024, 6, 17)) == []
-
-
-def test_the_calendar_reaches_back_before_the_api_history_begins() -> None:
-    sessions = xnys_sessions(date(1999, 11, 1), date(1999, 11, 30))
-
-    # November 1999: 22 weekdays, less Thanksgiving on the 25th.
-    assert len(sessions) == 21
 
 
 def test_blocking_checks_are_the_four_the_chain_stops_on() -> None:

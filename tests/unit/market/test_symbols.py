@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from stocks_elt.alpha_vantage.symbols import normalize_symbol, parse_symbols
 from stocks_elt.errors import InvalidSymbol
+from stocks_elt.market.symbols import normalize_symbol, parse_symbols
 
 
 @pytest.mark.parametrize(
