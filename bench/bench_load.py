@@ -95,10 +95,10 @@ def lake_dir(count: int) -> Path:
 
 
 def put(lake: object, function: str, symbol: str, body: bytes, at: datetime) -> str:
-    from stocks_elt.lake.base import object_key
+    from stocks_elt.lake.keys import answer_key
 
     digest = hashlib.sha256(body).hexdigest()
-    key = object_key(function, symbol, at, digest, "json")
+    key = answer_key(function, symbol, at, digest, "json")
     lake.put(key, body, {"function": function, "symbol": symbol, "sha256": digest})  # type: ignore[attr-defined]
     return key
 

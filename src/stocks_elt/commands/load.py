@@ -116,17 +116,17 @@ def load_command(
     as_json: bool,
 ) -> None:
     """Load lake objects into the warehouse's raw tables, then run the gate."""
-    from stocks_elt.errors import LoadError
+    from stocks_elt.errors import LakeError
+    from stocks_elt.lake.keys import read_answer_key
     from stocks_elt.quality.gate import run_quality_gate
     from stocks_elt.stages.load import load
-    from stocks_elt.warehouse.loader import describe_key
 
     if rebuild and object_keys:
         raise click.UsageError("--rebuild reloads every object; drop --object")
     for key in object_keys:
         try:
-            describe_key(key)
-        except LoadError as exc:
+            read_answer_key(key)
+        except LakeError as exc:
             raise click.BadParameter(str(exc), param_hint="--object") from None
     settings = load_settings()
     check_writable_paths(settings)

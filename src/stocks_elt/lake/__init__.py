@@ -10,13 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stocks_elt.errors import LakeError
-from stocks_elt.lake.base import (
-    RAW_PREFIX,
-    Lake,
-    LakeObject,
-    object_key,
-    parse_object_key,
-)
+from stocks_elt.lake.base import Lake, LakeObject
+from stocks_elt.lake.keys import RAW_PREFIX, answer_key, read_answer_key
 
 if TYPE_CHECKING:
     from stocks_elt.config import Settings
@@ -25,9 +20,9 @@ __all__ = [
     "RAW_PREFIX",
     "Lake",
     "LakeObject",
-    "object_key",
+    "answer_key",
     "open_lake",
-    "parse_object_key",
+    "read_answer_key",
 ]
 
 

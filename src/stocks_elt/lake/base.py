@@ -1,13 +1,10 @@
 """
-The lake: raw API answers, immutable, under Hive-style keys.
+The lake's interface: an object store that never overwrites.
 
-    raw/alpha_vantage/function=TIME_SERIES_DAILY/symbol=IBM/ingest_date=2026-11-27/
-        20261127T223015123456Z-3f2a9c1b7d4e.json
-
-The key sorts by fetch time within a symbol and function; its last part is the
-fetch time (UTC, microseconds) and the first 12 hex digits of the body's sha256.
-Objects are never overwritten. Each object carries metadata: function, symbol,
-request parameters without the key (JSON), fetched_at, http_status, bytes, sha256.
+Objects live under the keys of ``stocks_elt.lake.keys``; each carries metadata:
+function, symbol, request parameters without the API key (JSON), fetched_at,
+http_status, bytes, sha256. The only change an object ever sees is being moved
+aside to ``quarantine/`` when the loader refuses it.
 """
 
 from __future__ import annotations
@@ -16,17 +13,12 @@ import abc
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from stocks_elt.errors import LakeError
+from stocks_elt.lake.keys import RAW_PREFIX
 
-RAW_PREFIX = "raw/alpha_vantage/"
-#: Where refused objects are moved aside: ``quarantine/<their key>``.
-QUARANTINE_PREFIX = "quarantine/"
 #: Metadata naming why an object was moved to quarantine.
 QUARANTINE_REASON = "quarantine_reason"
-MAX_KEY_LENGTH = 1024
-_KEY_SEGMENT = re.compile(r"[A-Za-z0-9_=.\-]+")
 _METADATA_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
@@ -37,59 +29,6 @@ class LakeObject:
     key: str
     size: int
     metadata: Mapping[str, str] = field(default_factory=dict)
-
-
-def object_key(
-    function: str, symbol: str | None, fetched_at: datetime, sha256: str, ext: str
-) -> str:
-    """Return the lake key for one API answer.
-
-    Args:
-        function: the Alpha Vantage function, e.g. ``TIME_SERIES_DAILY``.
-        symbol: a validated symbol, or None for universe-wide answers
-            (LISTING_STATUS), stored under ``symbol=_ALL``.
-        fetched_at: when the answer arrived (any timezone; stored as UTC).
-        sha256: hex digest of the body.
-        ext: ``json`` or ``csv``.
-    """
-    at = fetched_at.astimezone(UTC)
-    return (
-        f"{RAW_PREFIX}function={function}/symbol={symbol or '_ALL'}/"
-        f"ingest_date={at:%Y-%m-%d}/{at:%Y%m%dT%H%M%S%fZ}-{sha256[:12]}.{ext}"
-    )
-
-
-def parse_object_key(key: str) -> dict[str, str]:
-    """Return the partition values of a key: function, symbol, ingest_date, name."""
-    parts: dict[str, str] = {}
-    for segment in key.removeprefix(RAW_PREFIX).split("/"):
-        name, sep, value = segment.partition("=")
-        if sep:
-            parts[name] = value
-        else:
-            parts["name"] = segment
-    return parts
-
-
-def check_key(key: str) -> str:
-    """Return ``key`` when every backend can store it safely; raise otherwise.
-
-    A key is ``/``-separated segments of ASCII letters, digits, ``_ = . -``; no
-    segment is empty, ``.`` or ``..`` or starts with ``.`` (names the stores keep
-    for themselves), so a key can never climb out of the lake's folder or prefix.
-
-    Raises:
-        LakeError: the key breaks the rule; the message quotes it.
-    """
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
-        raise LakeError(f"lake key {key!r} is empty or too long")
-    for segment in key.split("/"):
-        if not _KEY_SEGMENT.fullmatch(segment) or segment.startswith("."):
-            raise LakeError(
-                f"lake key {key!r} has a bad segment {segment!r}: a segment is "
-                "letters, digits, '_', '=', '.', '-' and does not start with '.'"
-            )
-    return key
 
 
 def check_metadata(metadata: Mapping[str, str]) -> Mapping[str, str]:
@@ -162,11 +101,6 @@ class Lake(abc.ABC):
         Raises:
             LakeError: the store refused or could not be reached.
         """
-
-
-def quarantine_key(key: str) -> str:
-    """Return where ``quarantine`` moves the object under ``key``."""
-    return QUARANTINE_PREFIX + check_key(key)
 
 
 def reason_metadata(reason: str) -> str:

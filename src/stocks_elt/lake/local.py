@@ -29,14 +29,12 @@ from urllib.parse import unquote, urlsplit
 from stocks_elt.errors import LakeError
 from stocks_elt.lake.base import (
     QUARANTINE_REASON,
-    RAW_PREFIX,
     Lake,
     LakeObject,
-    check_key,
     check_metadata,
-    quarantine_key,
     reason_metadata,
 )
+from stocks_elt.lake.keys import RAW_PREFIX, check_key, quarantine_key
 
 logger = logging.getLogger(__name__)
 

@@ -27,14 +27,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stocks_elt.errors import LakeError, LakeUnavailable
 from stocks_elt.lake.base import (
     QUARANTINE_REASON,
-    RAW_PREFIX,
     Lake,
     LakeObject,
-    check_key,
     check_metadata,
-    quarantine_key,
     reason_metadata,
 )
+from stocks_elt.lake.keys import RAW_PREFIX, check_key, quarantine_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

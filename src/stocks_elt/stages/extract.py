@@ -17,7 +17,7 @@ paced by the shared quota ledger):
    of the run. SPLITS and DIVIDENDS are skipped when the daily series came back
    unchanged and both are already in the lake (no new session, so no new event):
    a same-day re-run costs one call per symbol.
-3. **Storage.** A data answer is stored under ``object_key()`` with its metadata,
+3. **Storage.** A data answer is stored under ``answer_key()`` with its metadata,
    unless its sha256 equals the newest stored object of that function and symbol
    (then nothing is written). Notices and errors are never stored.
 
@@ -60,7 +60,8 @@ from stocks_elt.errors import (
     WarehouseError,
 )
 from stocks_elt.lake import open_lake
-from stocks_elt.lake.base import RAW_PREFIX, Lake, object_key, parse_object_key
+from stocks_elt.lake.base import Lake
+from stocks_elt.lake.keys import answer_key, answer_prefix, read_answer_key
 from stocks_elt.market.calendar import last_session_on_or_before, sessions_after
 from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.warehouse.audit import as_run_uuid
@@ -576,7 +577,7 @@ class _Run:
                 answer.sha256[:12],
             )
             return False
-        key = object_key(
+        key = answer_key(
             answer.function, answer.symbol, answer.fetched_at, answer.sha256, answer.ext
         )
         # Announced first: a run killed after the put leaves the object pending,
@@ -598,18 +599,16 @@ class _Run:
         )
         return True
 
-    def _prefix(self, function: str, symbol: str | None) -> str:
-        return f"{RAW_PREFIX}function={function}/symbol={symbol or '_ALL'}/"
-
     def _newest_object(self, function: str, symbol: str | None) -> str | None:
         newest: str | None = None
-        for item in self.lake.list(self._prefix(function, symbol)):
+        for item in self.lake.list(answer_prefix(function, symbol)):
             newest = item.key
         return newest
 
     def _has_object(self, function: str, symbol: str) -> bool:
         return (
-            next(iter(self.lake.list(self._prefix(function, symbol))), None) is not None
+            next(iter(self.lake.list(answer_prefix(function, symbol))), None)
+            is not None
         )
 
     def _sha256_of(self, key: str) -> str:
@@ -669,7 +668,7 @@ class _Run:
             return
         newest = self._newest_object("LISTING_STATUS", None)
         if newest is not None:
-            fetched_on = date.fromisoformat(parse_object_key(newest)["ingest_date"])
+            fetched_on = read_answer_key(newest).fetched_at.date()
             if datetime.now(UTC).date() - fetched_on < LISTING_MAX_AGE:
                 return
         try:

@@ -15,7 +15,7 @@ from stocks_elt.alpha_vantage.classify import ERROR_KEY, NOTICE_KEYS
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator import RunningEmulator
 from stocks_elt.lake import open_lake
-from stocks_elt.lake.base import parse_object_key
+from stocks_elt.lake.keys import read_answer_key
 
 SettingsFactory = Callable[..., Settings]
 
@@ -69,8 +69,8 @@ def functions_by_symbol(keys: Sequence[str]) -> dict[str, list[str]]:
     """Group lake keys: symbol -> the functions stored for it, in key order."""
     grouped: dict[str, list[str]] = {}
     for key in keys:
-        parts = parse_object_key(key)
-        grouped.setdefault(parts["symbol"], []).append(parts["function"])
+        parts = read_answer_key(key)
+        grouped.setdefault(parts.symbol or "_ALL", []).append(parts.function)
     return grouped
 
 

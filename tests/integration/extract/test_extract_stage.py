@@ -11,7 +11,8 @@ import pytest
 
 from stocks_elt.emulator import RunningEmulator
 from stocks_elt.errors import InvalidSymbol
-from stocks_elt.lake.base import Lake, parse_object_key
+from stocks_elt.lake.base import Lake
+from stocks_elt.lake.keys import read_answer_key
 from stocks_elt.lake.s3 import S3Lake
 from stocks_elt.stages.extract import extract, plan_batches
 from tests.fixtures.emulator import (
@@ -67,22 +68,19 @@ def test_a_free_key_lands_daily_splits_and_dividends_with_a_history_gap(
     assert sorted(stored) == sorted(result.object_keys)
     today = datetime.now(UTC).date().isoformat()
     for key, (body, metadata) in stored.items():
-        parts = parse_object_key(key)
-        assert parts["ingest_date"] == today
-        assert metadata["function"] == parts["function"]
-        assert metadata["symbol"] == (
-            "" if parts["symbol"] == "_ALL" else parts["symbol"]
-        )
+        parts = read_answer_key(key)
+        assert f"/ingest_date={today}/" in key
+        assert parts.fetched_at.date().isoformat() == today
+        assert metadata["function"] == parts.function
+        assert metadata["symbol"] == (parts.symbol or "")
         assert metadata["sha256"] == hashlib.sha256(body).hexdigest()
-        assert parts["name"].endswith(
-            f"-{metadata['sha256'][:12]}.{key[-4:].lstrip('.')}"
-        )
+        assert parts.name.endswith(f"-{metadata['sha256'][:12]}.{key[-4:].lstrip('.')}")
         assert metadata["bytes"] == str(len(body))
         assert metadata["http_status"] == "200"
-        assert json.loads(metadata["parameters"])["function"] == parts["function"]
+        assert json.loads(metadata["parameters"])["function"] == parts.function
         assert "apikey" not in metadata["parameters"]
         fetched_at = datetime.fromisoformat(metadata["fetched_at"])
-        assert fetched_at.strftime("%Y%m%dT%H%M%S%fZ") == parts["name"][:22]
+        assert fetched_at.strftime("%Y%m%dT%H%M%S%fZ") == parts.name[:22]
     assert_only_data_in_lake(settings)
     recorded = table_rows(warehouse, "audit.extract_outcomes")
     assert sorted((row[2], row[3], row[6]) for row in recorded) == [

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from stocks_elt.errors import LakeError
-from stocks_elt.lake.base import RAW_PREFIX, Lake, object_key
+from stocks_elt.lake.base import Lake
+from stocks_elt.lake.keys import RAW_PREFIX, answer_key
 
 METADATA = {
     "function": "TIME_SERIES_DAILY",
@@ -23,7 +24,7 @@ METADATA = {
 
 def _key(symbol: str, second: int, digest: str = "ab" * 32) -> str:
     at = datetime(2026, 11, 27, 22, 30, second, tzinfo=UTC)
-    return object_key("TIME_SERIES_DAILY", symbol, at, digest, "json")
+    return answer_key("TIME_SERIES_DAILY", symbol, at, digest, "json")
 
 
 def test_a_stored_object_comes_back_with_its_size_and_metadata(lake: Lake) -> None:

@@ -25,7 +25,8 @@ from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator.market import Market
 from stocks_elt.emulator.render import render_response
 from stocks_elt.emulator.universe import universe_for_symbols
-from stocks_elt.lake.base import Lake, object_key
+from stocks_elt.lake.base import Lake
+from stocks_elt.lake.keys import answer_key
 from stocks_elt.lake.local import LocalLake
 from stocks_elt.warehouse.migrate import migrate
 
@@ -79,7 +80,7 @@ def put_answer(
     """
     digest = sha256 or hashlib.sha256(body).hexdigest()
     ext = "csv" if function == "LISTING_STATUS" else "json"
-    key = object_key(function, symbol, fetched_at, digest, ext)
+    key = answer_key(function, symbol, fetched_at, digest, ext)
     metadata = {
         "function": function,
         "symbol": symbol or "_ALL",

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stocks_elt.errors import LakeError, LoadError
-from stocks_elt.lake.base import RAW_PREFIX, Lake, LakeObject, object_key
-from stocks_elt.warehouse.loader import describe_key, prepare_object
+from stocks_elt.errors import LakeError
+from stocks_elt.lake.base import Lake, LakeObject
+from stocks_elt.lake.keys import RAW_PREFIX, answer_key, read_answer_key
+from stocks_elt.warehouse.loader import prepare_object
+from stocks_elt.warehouse.loader.writer import lock_name
 
 
 class MemoryLake(Lake):
@@ -56,15 +58,15 @@ FETCHED = datetime(2024, 6, 21, 22, 30, 15, 123456, tzinfo=UTC)
 def store(lake: MemoryLake, function: str, symbol: str | None, body: bytes) -> str:
     digest = hashlib.sha256(body).hexdigest()
     ext = "csv" if function == "LISTING_STATUS" else "json"
-    key = object_key(function, symbol, FETCHED, digest, ext)
+    key = answer_key(function, symbol, FETCHED, digest, ext)
     lake.put(key, body, {})
     return key
 
 
 def test_a_key_tells_function_symbol_and_fetch_time() -> None:
-    key = object_key("TIME_SERIES_DAILY", "BRK.B", FETCHED, "ab" * 32, "json")
+    key = answer_key("TIME_SERIES_DAILY", "BRK.B", FETCHED, "ab" * 32, "json")
 
-    ref = describe_key(key)
+    ref = read_answer_key(key)
 
     assert (ref.function, ref.symbol, ref.fetched_at) == (
         "TIME_SERIES_DAILY",
@@ -72,17 +74,19 @@ def test_a_key_tells_function_symbol_and_fetch_time() -> None:
         FETCHED,
     )
     assert ref.sha_prefix == "ab" * 6
-    assert ref.lock_name == "prices:BRK.B"
+    assert lock_name(ref) == "prices:BRK.B"
 
 
 def test_universe_answers_have_no_symbol_and_share_one_lock() -> None:
-    listing = describe_key(
-        object_key("LISTING_STATUS", None, FETCHED, "cd" * 32, "csv")
+    listing = read_answer_key(
+        answer_key("LISTING_STATUS", None, FETCHED, "cd" * 32, "csv")
     )
-    overview = describe_key(object_key("OVERVIEW", "IBM", FETCHED, "cd" * 32, "json"))
+    overview = read_answer_key(
+        answer_key("OVERVIEW", "IBM", FETCHED, "cd" * 32, "json")
+    )
 
     assert listing.symbol is None
-    assert listing.lock_name == overview.lock_name == "symbols"
+    assert lock_name(listing) == lock_name(overview) == "symbols"
 
 
 @pytest.mark.parametrize(
@@ -98,21 +102,23 @@ def test_universe_answers_have_no_symbol_and_share_one_lock() -> None:
         "2024-06-21/notes.txt",
     ],
 )
-def test_a_key_outside_the_layout_is_a_load_error(key: str) -> None:
-    with pytest.raises(LoadError, match=r"IBM|ibm|lake object key"):
-        describe_key(key)
+def test_a_key_outside_the_layout_is_refused(key: str) -> None:
+    with pytest.raises(LakeError, match=r"IBM|ibm|lake object key"):
+        read_answer_key(key)
 
 
 def test_fetch_order_follows_the_fetch_time_across_functions() -> None:
     early = datetime(2024, 6, 21, 22, 0, tzinfo=UTC)
     late = datetime(2024, 6, 21, 23, 0, tzinfo=UTC)
     keys = [
-        object_key("TIME_SERIES_DAILY", "IBM", late, "aa" * 32, "json"),
-        object_key("TIME_SERIES_DAILY_ADJUSTED", "IBM", early, "bb" * 32, "json"),
-        object_key("SPLITS", "AAPL", late, "cc" * 32, "json"),
+        answer_key("TIME_SERIES_DAILY", "IBM", late, "aa" * 32, "json"),
+        answer_key("TIME_SERIES_DAILY_ADJUSTED", "IBM", early, "bb" * 32, "json"),
+        answer_key("SPLITS", "AAPL", late, "cc" * 32, "json"),
     ]
 
-    ordered = sorted((describe_key(key) for key in keys), key=lambda r: r.fetch_order)
+    ordered = sorted(
+        (read_answer_key(key) for key in keys), key=lambda r: r.fetch_order
+    )
 
     assert [r.fetched_at for r in ordered] == [early, late, late]
     assert ordered[0].function == "TIME_SERIES_DAILY_ADJUSTED"
@@ -120,10 +126,10 @@ def test_fetch_order_follows_the_fetch_time_across_functions() -> None:
 
 def test_a_body_whose_sha256_does_not_match_its_key_is_refused() -> None:
     lake = MemoryLake()
-    key = object_key("SPLITS", "IBM", FETCHED, "00" * 32, "json")
+    key = answer_key("SPLITS", "IBM", FETCHED, "00" * 32, "json")
     lake.put(key, b'{"symbol": "IBM", "data": []}', {})
 
-    prepared = prepare_object(lake, describe_key(key))
+    prepared = prepare_object(lake, read_answer_key(key))
 
     assert prepared.refusal is not None
     assert prepared.refusal.startswith("checksum mismatch")
@@ -134,7 +140,7 @@ def test_a_notice_in_the_lake_is_refused_not_raised() -> None:
     lake = MemoryLake()
     key = store(lake, "TIME_SERIES_DAILY", "IBM", b'{"Note": "slow down"}')
 
-    prepared = prepare_object(lake, describe_key(key))
+    prepared = prepare_object(lake, read_answer_key(key))
 
     assert prepared.refusal == "not data: an 'Note' answer"
 
@@ -159,7 +165,7 @@ def test_an_adjusted_series_also_feeds_dividends_and_splits() -> None:
     ).encode()
     key = store(lake, "TIME_SERIES_DAILY_ADJUSTED", "IBM", body)
 
-    prepared = prepare_object(lake, describe_key(key))
+    prepared = prepare_object(lake, read_answer_key(key))
 
     tables = {batch.table.name: batch for batch in prepared.batches}
     assert sorted(tables) == ["daily_prices", "dividends", "splits"]
@@ -180,7 +186,7 @@ def test_copy_text_escapes_tabs_newlines_and_backslashes_in_names() -> None:
     )
     key = store(lake, "LISTING_STATUS", None, listing)
 
-    prepared = prepare_object(lake, describe_key(key))
+    prepared = prepare_object(lake, read_answer_key(key))
 
     (batch,) = prepared.batches
     assert (
