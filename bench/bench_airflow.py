@@ -42,10 +42,10 @@ import psycopg
 from psycopg import sql
 
 from stocks_elt.commands.airflow import LocalAirflow
-from stocks_elt.commands.run import run_pipeline
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator import EmulatorConfig, start_emulator
 from stocks_elt.emulator.universe import synthetic_universe
+from stocks_elt.pipeline import run_pipeline
 from stocks_elt.warehouse.migrate import migrate
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

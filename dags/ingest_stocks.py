@@ -82,7 +82,7 @@ def ingest_stocks() -> None:
         """Fetch one batch into the lake; return its new keys and deferred symbols."""
         from common import task_settings, trading_date
         from stocks_elt import pipeline
-        from stocks_elt.stages.extract import SUCCESS_OUTCOMES
+        from stocks_elt.results import SUCCESS_OUTCOMES
 
         as_of = trading_date(dag_run)
         result = pipeline.extract_batch(symbols, task_settings(), run_id, as_of)

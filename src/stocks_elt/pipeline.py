@@ -1,6 +1,5 @@
 """
-Stage functions: the one door through which the DAGs, the CLI and the tests reach
-each stage.
+The one door: the CLI, the Airflow DAGs and the tests reach every stage here.
 
 Each function reads the settings once when none are given, does its stage and
 returns a small frozen dataclass that logs well and fits in an XCom (lake keys and
@@ -9,24 +8,53 @@ importing this module is cheap (Airflow parses DAG files that import it).
 
     plan_batches      tickers -> batches of symbols (deferred symbols first)
     extract_batch     symbols -> new lake objects + per-symbol outcomes
-    load_objects      lake keys (or everything not yet loaded) -> merged raw rows
+    load_objects      lake keys, and every object extract announced and no load
+                      recorded -> merged raw rows
     run_quality_gate  raw tables -> audit.dq_results; raises on a blocking failure
     transform         raw tables -> dbt staging, intermediate and marts
+    run_pipeline      all four for a universe, in-process (``stocks-elt run``)
+
+A stage given ``record_as`` (an Airflow DAG id) records itself in
+``audit.pipeline_runs`` under its run id, so runs started by Airflow show up next
+to the CLI's (``run_pipeline`` records its own run). A warehouse that stops
+answering mid-stage becomes a one-line ``WarehouseError`` naming it.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
+
+from stocks_elt.results import (
+    ExtractResult,
+    LoadResult,
+    QualityResult,
+    RunSummary,
+    TransformResult,
+)
 
 if TYPE_CHECKING:
     from stocks_elt.config import Settings
-    from stocks_elt.quality.gate import QualityResult
-    from stocks_elt.stages.extract import ExtractResult
-    from stocks_elt.stages.load import LoadResult
-    from stocks_elt.transform.dbt import TransformResult
+    from stocks_elt.warehouse.audit.runs import PipelineRunRecorder
+
+
+class Progress(Protocol):
+    """Told as a stage advances: ``(stage, done, total, detail)``.
+
+    ``total`` is None while a stage does not know it yet; ``detail`` is a few
+    words for people (``IBM fetched``).
+    """
+
+    def __call__(self, stage: str, done: int, total: int | None, detail: str) -> None:
+        """Hear that ``stage`` has done ``done`` of ``total`` things."""
+
+
+#: Told a one-line message a person should see (a run waiting for a lock).
+Notice = Callable[[str], None]
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -61,6 +89,45 @@ def _outages(settings: Settings, stage: str) -> Iterator[None]:
         ) from None
 
 
+@contextmanager
+def _recorded(
+    settings: Settings, run_id: str | None, record_as: str | None, stage: str
+) -> Iterator[dict[str, Any]]:
+    """Record the stage in ``audit.pipeline_runs`` when ``record_as`` is given.
+
+    Yields a dict the caller fills with the stage's counts.
+    """
+    counts: dict[str, Any] = {}
+    if record_as is None or run_id is None:
+        yield counts
+        return
+    from stocks_elt.errors import StocksEltError
+    from stocks_elt.warehouse.audit.runs import record_stage
+
+    started = time.perf_counter()
+    try:
+        yield counts
+    except StocksEltError as exc:
+        record_stage(
+            settings,
+            run_id,
+            command=record_as,
+            stage=stage,
+            seconds=time.perf_counter() - started,
+            counts={"error": str(exc)},
+            failure=f"{stage}: {exc}",
+        )
+        raise
+    record_stage(
+        settings,
+        run_id,
+        command=record_as,
+        stage=stage,
+        seconds=time.perf_counter() - started,
+        counts=counts,
+    )
+
+
 def plan_batches(
     tickers: Sequence[str] | None = None, settings: Settings | None = None
 ) -> list[list[str]]:
@@ -87,6 +154,9 @@ def extract_batch(
     settings: Settings | None = None,
     run_id: str | None = None,
     as_of: date | None = None,
+    *,
+    progress: Progress | None = None,
+    record_as: str | None = None,
 ) -> ExtractResult:
     """Fetch ``symbols`` from Alpha Vantage and land every answer in the lake.
 
@@ -96,36 +166,76 @@ def extract_batch(
     from stocks_elt.stages.extract import extract
 
     chosen = _settings(settings)
-    with _outages(chosen, "extract"):
-        return extract(chosen, symbols, run_id=run_id, as_of=as_of)
+    done = 0
+
+    def advance(symbol: str, outcome: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress("extract", done, len(symbols), f"{symbol} {outcome}")
+
+    with (
+        _outages(chosen, "extract"),
+        _recorded(chosen, run_id, record_as, "extract") as counts,
+    ):
+        result = extract(chosen, symbols, run_id=run_id, as_of=as_of, progress=advance)
+        counts.update(result.summary())
+        return result
 
 
 def load_objects(
     object_keys: Sequence[str] | None = None,
     settings: Settings | None = None,
     run_id: str | None = None,
+    *,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    record_as: str | None = None,
 ) -> LoadResult:
     """Load the given lake objects, plus every object extract announced that no
     load recorded yet (a run killed before its load left them); None loads every
-    object of the lake not yet loaded."""
+    object of the lake not yet loaded (a scan of the whole lake).
+
+    ``rebuild`` empties the raw tables and reloads every lake object instead, in
+    one transaction (the lake is the source of truth).
+    """
     from stocks_elt.stages.load import load
 
     chosen = _settings(settings)
-    with _outages(chosen, "load"):
-        return load(chosen, object_keys, run_id=run_id)
+
+    def advance(done: int, total: int) -> None:
+        if progress is not None:
+            progress("load", done, total, "")
+
+    with (
+        _outages(chosen, "load"),
+        _recorded(chosen, run_id, record_as, "load") as counts,
+    ):
+        result = load(
+            chosen, object_keys, run_id=run_id, rebuild=rebuild, progress=advance
+        )
+        counts.update(result.as_dict())
+        return result
 
 
 def run_quality_gate(
     settings: Settings | None = None,
     run_id: str | None = None,
     symbols: Sequence[str] | None = None,
+    *,
+    record_as: str | None = None,
 ) -> QualityResult:
     """Run the data-quality checks; raise QualityGateFailed on a blocking failure."""
     from stocks_elt.quality.gate import run_quality_gate as _gate
 
     chosen = _settings(settings)
-    with _outages(chosen, "quality gate"):
-        return _gate(chosen, run_id=run_id, symbols=symbols)
+    with (
+        _outages(chosen, "quality gate"),
+        _recorded(chosen, run_id, record_as, "quality") as counts,
+    ):
+        result = _gate(chosen, run_id=run_id, symbols=symbols)
+        counts.update(result.as_dict())
+        return result
 
 
 def transform(
@@ -134,7 +244,7 @@ def transform(
     full_refresh: bool = False,
     *,
     holder: str = "stocks-elt transform",
-    on_wait: Callable[[str], None] | None = None,
+    on_wait: Notice | None = None,
 ) -> TransformResult:
     """Run ``dbt build`` on the warehouse; raise TransformError on failure.
 
@@ -164,3 +274,114 @@ def transform(
         ),
     ):
         return run_dbt_build(chosen, select=select, full_refresh=full_refresh)
+
+
+#: ``run_pipeline``'s ``transform`` flag hides the stage function of that name.
+_transform_stage = transform
+
+
+def finish_run(
+    settings: Settings | None,
+    run_id: str,
+    *,
+    record_as: str,
+    outcome: str,
+    message: str | None = None,
+) -> None:
+    """Record how a run whose stages were recorded with ``record_as`` ended."""
+    from stocks_elt.warehouse.audit.runs import finish_recorded_run
+
+    chosen = _settings(settings)
+    with _outages(chosen, "finish"):
+        finish_recorded_run(
+            chosen, run_id, command=record_as, outcome=outcome, message=message
+        )
+
+
+# -- the whole pipeline, in-process ---------------------------------------------
+
+
+def run_pipeline(
+    settings: Settings,
+    symbols: Sequence[str],
+    *,
+    as_of: date | None = None,
+    transform: bool = True,
+    progress: Progress | None = None,
+    notice: Notice | None = None,
+) -> RunSummary:
+    """Run extract, load, the quality gate and the transform for ``symbols``.
+
+    The run is recorded in ``audit.pipeline_runs``; the load takes every object an
+    earlier, interrupted run left, and the gate every load no gate checked, so a
+    run killed anywhere is completed by the next one.
+
+    Args:
+        settings: the configuration, read once by the caller.
+        symbols: validated symbols, fetched in this order.
+        as_of: the trading date the run is for (default: today in New York).
+        transform: False stops after the quality gate.
+        progress: told as extract and load advance.
+        notice: told one-line messages for people (waiting for a lock).
+
+    Returns:
+        The summary; its ``outcome`` is ``success``, or ``failed`` when a symbol
+        could not be fetched (the other stages still ran for the rest).
+
+    Raises:
+        QualityGateFailed: a blocking check failed; the transform did not run.
+        StocksEltError: another stage failed as a whole.
+    """
+    from stocks_elt.warehouse.audit.runs import PipelineRunRecorder
+
+    run_id = str(uuid.uuid4())
+    summary = RunSummary(run_id=run_id, symbols=tuple(symbols))
+    with PipelineRunRecorder(settings, run_id, command="run") as recorder:
+        with _stage(summary, "extract", recorder):
+            extracted = extract_batch(
+                symbols, settings, run_id, as_of, progress=progress
+            )
+            summary.stages["extract"] = extracted.as_dict()
+        with _stage(summary, "load", recorder):
+            loaded = load_objects(
+                list(extracted.object_keys), settings, run_id, progress=progress
+            )
+            summary.stages["load"] = loaded.as_dict()
+        with _stage(summary, "quality", recorder):
+            checked = run_quality_gate(settings, run_id, symbols)
+            summary.stages["quality"] = checked.as_dict()
+        if transform:
+            with _stage(summary, "transform", recorder):
+                transformed = _transform_stage(
+                    settings, holder=f"stocks-elt run {run_id}", on_wait=notice
+                )
+                summary.stages["transform"] = transformed.as_dict()
+        failed = [o for o in extracted.outcomes if o.outcome == "failed"]
+        summary.outcome = "failed" if failed else "success"
+        if failed:
+            summary.message = "; ".join(
+                reason if reason.startswith(o.symbol) else f"{o.symbol}: {reason}"
+                for o in failed
+                for reason in [o.reason or "no reason given"]
+            )
+        recorder.finish(summary.outcome, summary.message)
+    return summary
+
+
+@contextmanager
+def _stage(
+    summary: RunSummary, name: str, recorder: PipelineRunRecorder
+) -> Iterator[None]:
+    from stocks_elt.errors import StocksEltError
+
+    started = time.perf_counter()
+    try:
+        yield
+    except StocksEltError as exc:
+        summary.outcome = "failed"
+        summary.message = f"{name}: {exc}"
+        summary.durations[name] = time.perf_counter() - started
+        recorder.fail_stage(name, summary.durations[name], exc)
+        raise
+    summary.durations[name] = time.perf_counter() - started
+    recorder.add_stage(name, summary.durations[name], summary.stages.get(name, {}))

@@ -24,11 +24,22 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from stocks_elt.alpha_vantage.quota import QuotaUsage, api_day, key_hash, read_usage
+from stocks_elt.alpha_vantage.limits import QuotaUsage, api_day, key_hash
 from stocks_elt.config import Settings
 from stocks_elt.market import calendar
 from stocks_elt.market.symbols import parse_symbols
+from stocks_elt.warehouse.audit.api_calls import read_usage
+from stocks_elt.warehouse.audit.extract import (
+    ExtractOutcome,
+    latest_extract_outcomes,
+)
+from stocks_elt.warehouse.audit.quality import (
+    QualityRun,
+    RecordedCheck,
+    latest_quality_run,
+)
 from stocks_elt.warehouse.connection import connect
+from stocks_elt.warehouse.migrate import migrate
 
 logger = logging.getLogger(__name__)
 
@@ -36,95 +47,8 @@ logger = logging.getLogger(__name__)
 CALENDAR_NAME = "XNYS"
 #: Alpha Vantage's API day (the quota resets at midnight here) and exchange-local dates.
 NEW_YORK = ZoneInfo("America/New_York")
-#: Extract outcomes (see ``stocks_elt.stages.extract.OUTCOMES``) that leave the
-#: symbol as current as the API allows.
-HEALTHY_OUTCOMES = frozenset({"fetched", "unchanged"})
-#: Outcomes that mean "a later run fetches it": not an error, but data is missing.
-DEFERRED_OUTCOMES = frozenset({"deferred"})
-#: The rest: the API knows no such symbol, or the fetch failed.
-FAILED_OUTCOMES = frozenset({"not_found", "failed"})
 
 Connection = psycopg.Connection[tuple[Any, ...]]
-
-
-@dataclass(frozen=True)
-class ExtractOutcome:
-    """The last thing extract decided about one symbol."""
-
-    symbol: str
-    outcome: str
-    reason: str | None
-    has_history_gap: bool
-    recorded_at: datetime
-
-    @property
-    def is_healthy(self) -> bool:
-        """Whether the outcome leaves the symbol as current as the API allows."""
-        return self.outcome in HEALTHY_OUTCOMES and not self.has_history_gap
-
-    @property
-    def is_deferred(self) -> bool:
-        """Whether the symbol waits for a later run (quota spent, for example)."""
-        return self.outcome in DEFERRED_OUTCOMES
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "has_history_gap": self.has_history_gap,
-            "recorded_at": self.recorded_at.isoformat(),
-        }
-
-
-@dataclass(frozen=True)
-class QualityResult:
-    """One row of ``audit.dq_results``."""
-
-    check_name: str
-    severity: str
-    symbol: str | None
-    status: str
-    observed_value: Decimal | None
-    threshold: Decimal | None
-    details: str | None
-    checked_at: datetime
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the result is a warning or a failure (not a pass)."""
-        return self.status != "pass"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (numbers as strings, exactly as stored)."""
-        return {
-            "check_name": self.check_name,
-            "severity": self.severity,
-            "symbol": self.symbol,
-            "status": self.status,
-            "observed_value": _text(self.observed_value),
-            "threshold": _text(self.threshold),
-            "details": self.details,
-            "checked_at": self.checked_at.isoformat(),
-        }
-
-
-@dataclass(frozen=True)
-class QualityRun:
-    """Every result of the latest data-quality gate run."""
-
-    run_id: str | None
-    checked_at: datetime
-    results: tuple[QualityResult, ...]
-
-    @property
-    def findings(self) -> tuple[QualityResult, ...]:
-        """The warnings and failures of the run."""
-        return tuple(result for result in self.results if result.is_open)
-
-    def findings_for(self, symbol: str) -> tuple[QualityResult, ...]:
-        """The warnings and failures that name ``symbol``."""
-        return tuple(result for result in self.findings if result.symbol == symbol)
 
 
 @dataclass(frozen=True)
@@ -135,7 +59,7 @@ class SymbolStatus:
     last_session: date | None
     sessions_behind: int | None  # None: never loaded
     extract: ExtractOutcome | None
-    findings: tuple[QualityResult, ...] = field(default=())
+    findings: tuple[RecordedCheck, ...] = field(default=())
 
     @property
     def freshness(self) -> str:
@@ -167,7 +91,7 @@ class StatusReport:
     quota: QuotaUsage
 
     @property
-    def other_findings(self) -> tuple[QualityResult, ...]:
+    def other_findings(self) -> tuple[RecordedCheck, ...]:
         """Open findings of the latest gate run that name no listed symbol."""
         if self.quality_run is None:
             return ()
@@ -224,14 +148,17 @@ def collect_status(
     """
     now = _aware(as_of)
     chosen = parse_symbols(symbols) if symbols is not None else None
-    last_completed = last_completed_session(now)
+    last_completed = calendar.last_completed_session(now)
     with connect(settings) as conn:
         loaded = last_loaded_sessions(conn, chosen)
         outcomes = latest_extract_outcomes(conn, chosen)
         run = latest_quality_run(conn)
         quota = api_calls_today(conn, settings, now)
     listed = chosen if chosen is not None else _universe(settings, loaded, outcomes)
-    behind = sessions_behind_many(loaded, last_completed)
+    behind = {
+        symbol: calendar.sessions_after(last, last_completed)
+        for symbol, last in loaded.items()
+    }
     report = StatusReport(
         as_of=now,
         last_completed_session=last_completed,
@@ -256,38 +183,6 @@ def collect_status(
         quota.calls_used,
     )
     return report
-
-
-def last_completed_session(as_of: datetime) -> date:
-    """Return the latest XNYS session whose close is at or before ``as_of``.
-
-    Args:
-        as_of: an aware instant.
-
-    Returns:
-        The session's date (exchange-local).
-    """
-    return calendar.last_completed_session(_aware(as_of))
-
-
-def sessions_behind(last_session: date, last_completed: date) -> int:
-    """Return how many XNYS sessions follow ``last_session``, up to ``last_completed``.
-
-    0 means the symbol holds the last completed session. A ``last_session`` that is
-    not itself a session (a holiday row, another exchange's date) counts from the
-    next session on.
-    """
-    return calendar.sessions_after(last_session, last_completed)
-
-
-def sessions_behind_many(
-    last_sessions: dict[str, date], last_completed: date
-) -> dict[str, int]:
-    """Return :func:`sessions_behind` for every symbol."""
-    return {
-        symbol: sessions_behind(last, last_completed)
-        for symbol, last in last_sessions.items()
-    }
 
 
 def last_loaded_sessions(
@@ -345,71 +240,6 @@ def last_loaded_sessions(
     return {str(symbol): trade_date for symbol, trade_date in rows}
 
 
-def latest_extract_outcomes(
-    conn: Connection, symbols: Sequence[str] | None = None
-) -> dict[str, ExtractOutcome]:
-    """Return the most recent ``audit.extract_outcomes`` row per symbol.
-
-    Args:
-        conn: a warehouse connection.
-        symbols: the symbols to look at; None means every symbol with an outcome.
-
-    Returns:
-        symbol -> its last outcome; symbols never extracted are absent.
-    """
-    rows = conn.execute(
-        """
-        select distinct on (symbol)
-            symbol, outcome, reason, has_history_gap, recorded_at
-        from audit.extract_outcomes
-        where %(symbols)s::text[] is null or symbol = any(%(symbols)s::text[])
-        order by symbol, recorded_at desc, extract_outcome_id desc
-        """,
-        {"symbols": None if symbols is None else list(symbols)},
-    ).fetchall()
-    return {row[0]: ExtractOutcome(*row) for row in rows}
-
-
-def latest_quality_run(conn: Connection) -> QualityRun | None:
-    """Return every result of the latest data-quality gate run, or None if none ran.
-
-    The latest run is the one that wrote the last row (the highest id: one probe
-    of the primary key, however long the history); results written without a run
-    id belong to the run that shares their ``checked_at``.
-    """
-    latest = conn.execute(
-        """
-        select run_id, checked_at from audit.dq_results
-        order by dq_result_id desc
-        limit 1
-        """
-    ).fetchone()
-    if latest is None:
-        return None
-    run_id, checked_at = latest
-    rows = conn.execute(
-        """
-        select
-            check_name, severity, symbol, status, observed_value, threshold,
-            details, checked_at
-        from audit.dq_results
-        where run_id = %(run_id)s
-            or (%(run_id)s::uuid is null and run_id is null
-                and checked_at = %(checked_at)s)
-        order by
-            case status when 'fail' then 0 when 'warn' then 1 else 2 end,
-            check_name,
-            symbol nulls first
-        """,
-        {"run_id": run_id, "checked_at": checked_at},
-    ).fetchall()
-    return QualityRun(
-        run_id=None if run_id is None else str(run_id),
-        checked_at=checked_at,
-        results=tuple(QualityResult(*row) for row in rows),
-    )
-
-
 def api_calls_today(
     conn: Connection, settings: Settings, as_of: datetime | None = None
 ) -> QuotaUsage:
@@ -432,6 +262,18 @@ def api_calls_today(
         settings.alpha_vantage_daily_quota,
         api_day(_aware(as_of)),
     )
+
+
+def quota_today(settings: Settings) -> QuotaUsage:
+    """Return the configured key's calls on the current API day (``stocks-elt
+    quota``).
+
+    Raises:
+        WarehouseError: the warehouse cannot be reached.
+    """
+    with connect(settings) as conn:
+        migrate(conn)
+        return api_calls_today(conn, settings)
 
 
 def _quota_dict(usage: QuotaUsage) -> dict[str, Any]:

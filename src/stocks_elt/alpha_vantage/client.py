@@ -50,7 +50,7 @@ from stocks_elt.alpha_vantage.classify import (
     classify_answer,
     classify_transport_error,
 )
-from stocks_elt.alpha_vantage.quota import DAILY_CAP_OUTCOME, CallLedger
+from stocks_elt.alpha_vantage.limits import DAILY_CAP_OUTCOME, CallLedger
 from stocks_elt.alpha_vantage.redact import redact
 from stocks_elt.errors import (
     ApiError,

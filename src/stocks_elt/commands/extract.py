@@ -10,9 +10,9 @@ from datetime import datetime
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from stocks_elt.commands.progress import progress_bars
 from stocks_elt.config import check_writable_paths, load_settings
 from stocks_elt.market.symbols import parse_symbols
 
@@ -44,33 +44,19 @@ def extract_command(symbols: str | None, as_of: datetime | None, as_json: bool) 
     quota is spent; the next run fetches it first), 1 when any failed or was not
     found, 2 for a bad symbol or setting.
     """
-    from stocks_elt.stages.extract import extract
+    from stocks_elt import pipeline
 
     settings = load_settings()
     wanted = parse_symbols(symbols) if symbols is not None else settings.tickers
     if not wanted:
         raise click.BadParameter("names no symbol", param_hint="--symbols")
     check_writable_paths(settings)
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]extract[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as progress:
-        task = progress.add_task("", total=len(wanted))
-
-        def advance(symbol: str, outcome: str) -> None:
-            progress.update(task, advance=1, description=f"{symbol} {outcome}")
-
-        result = extract(
-            settings,
+    with progress_bars(None if as_json else Console(stderr=True)) as bars:
+        result = pipeline.extract_batch(
             wanted,
+            settings,
             as_of=as_of.date() if as_of is not None else None,
-            progress=advance,
+            progress=bars,
         )
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
@@ -104,15 +90,9 @@ def quota_command(as_json: bool) -> None:
     The API day runs midnight to midnight America/New_York. The key is shown only
     as the ledger's salted hash.
     """
-    from stocks_elt.alpha_vantage.quota import key_hash, read_usage
-    from stocks_elt.warehouse.connection import connect
-    from stocks_elt.warehouse.migrate import migrate
+    from stocks_elt.status import quota_today
 
-    settings = load_settings()
-    hashed = key_hash(settings.alpha_vantage_api_key.get_secret_value())
-    with connect(settings) as conn:
-        migrate(conn)
-        usage = read_usage(conn, hashed, settings.alpha_vantage_daily_quota)
+    usage = quota_today(load_settings())
     if as_json:
         click.echo(
             json.dumps(

@@ -13,39 +13,15 @@ rows stay loaded; the message names the check, the symbols and the counts);
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from stocks_elt.commands.progress import progress_bars
 from stocks_elt.config import check_writable_paths, load_settings
 from stocks_elt.errors import QualityGateFailed
-from stocks_elt.quality.gate import QualityResult
-from stocks_elt.stages.load import LoadResult
-from stocks_elt.warehouse.loader import Progress as ProgressCallback
-
-
-@contextmanager
-def _progress(console: Console, enabled: bool) -> Iterator[ProgressCallback | None]:
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        TextColumn("[bold]load[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield advance
+from stocks_elt.results import LoadResult, QualityResult
 
 
 def load_table(result: LoadResult) -> Table:
@@ -116,10 +92,9 @@ def load_command(
     as_json: bool,
 ) -> None:
     """Load lake objects into the warehouse's raw tables, then run the gate."""
+    from stocks_elt import pipeline
     from stocks_elt.errors import LakeError
     from stocks_elt.lake.keys import read_answer_key
-    from stocks_elt.quality.gate import run_quality_gate
-    from stocks_elt.stages.load import load
 
     if rebuild and object_keys:
         raise click.UsageError("--rebuild reloads every object; drop --object")
@@ -131,13 +106,15 @@ def load_command(
     settings = load_settings()
     check_writable_paths(settings)
     console = Console(stderr=True)
-    with _progress(console, console.is_terminal and not as_json) as advance:
-        result = load(
-            settings,
+    with progress_bars(
+        console if console.is_terminal and not as_json else None
+    ) as bars:
+        result = pipeline.load_objects(
             list(object_keys) or None,
-            run_id=run_id,
+            settings,
+            run_id,
             rebuild=rebuild,
-            progress=advance,
+            progress=bars,
         )
     out = Console()
     if not as_json:
@@ -147,7 +124,7 @@ def load_command(
             click.echo(json.dumps({"load": result.as_dict()}, indent=2))
         return
     try:
-        checked = run_quality_gate(settings, run_id=result.run_id)
+        checked = pipeline.run_quality_gate(settings, result.run_id)
     except QualityGateFailed:
         if as_json:
             click.echo(json.dumps({"load": result.as_dict()}, indent=2))

@@ -15,162 +15,24 @@ import json
 import logging
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from stocks_elt.config import Settings, check_writable_paths, load_settings
-from stocks_elt.errors import StocksEltError
+from stocks_elt import pipeline
+from stocks_elt.commands.progress import progress_bars
+from stocks_elt.config import check_writable_paths, load_settings
+from stocks_elt.market import calendar
 from stocks_elt.market.symbols import parse_symbols
+from stocks_elt.results import RunSummary
 
 logger = logging.getLogger(__name__)
 
-NEW_YORK = ZoneInfo("America/New_York")
 DEMO_SYMBOLS = ("IBM", "AAPL", "MSFT", "NVDA", "JPM", "KO", "XOM", "TSLA", "WMT", "GE")
 DEMO_KEY = "DEMO-PREMIUM-KEY"
-
-
-@dataclass
-class RunSummary:
-    """What one run did, stage by stage; printed as a table or as JSON."""
-
-    run_id: str
-    symbols: tuple[str, ...]
-    outcome: str = "running"
-    message: str | None = None
-    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
-    durations: dict[str, float] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON types only."""
-        return {
-            "run_id": self.run_id,
-            "symbols": list(self.symbols),
-            "outcome": self.outcome,
-            "message": self.message,
-            "stages": self.stages,
-            "durations_s": {k: round(v, 3) for k, v in self.durations.items()},
-        }
-
-
-def run_pipeline(
-    settings: Settings,
-    symbols: Sequence[str],
-    *,
-    as_of: date | None = None,
-    console: Console | None = None,
-    transform: bool = True,
-) -> RunSummary:
-    """Run extract, load, the quality gate and the transform for ``symbols``.
-
-    Args:
-        settings: the configuration, read once by the caller.
-        symbols: validated symbols, fetched in this order.
-        as_of: the trading date the run is for (default: today in New York).
-        console: where progress bars go; None runs silently.
-        transform: False stops after the quality gate.
-
-    Returns:
-        The summary; its ``outcome`` is ``success``, or ``failed`` when a symbol
-        could not be fetched (the other stages still ran for the rest).
-
-    Raises:
-        QualityGateFailed: a blocking check failed; the transform did not run.
-        StocksEltError: another stage failed as a whole.
-    """
-    from stocks_elt import pipeline
-    from stocks_elt.stages.extract import extract
-    from stocks_elt.warehouse.audit import PipelineRunRecorder
-
-    run_id = str(uuid.uuid4())
-    summary = RunSummary(run_id=run_id, symbols=tuple(symbols))
-    with PipelineRunRecorder(settings, run_id, command="run") as recorder:
-        with _stage(summary, "extract", recorder):
-            with _progress(console, "extract", len(symbols)) as advance:
-                extracted = extract(
-                    settings, symbols, run_id=run_id, as_of=as_of, progress=advance
-                )
-            summary.stages["extract"] = extracted.as_dict()
-        with _stage(summary, "load", recorder):
-            loaded = pipeline.load_objects(
-                list(extracted.object_keys), settings=settings, run_id=run_id
-            )
-            summary.stages["load"] = loaded.as_dict()
-        with _stage(summary, "quality", recorder):
-            checked = pipeline.run_quality_gate(
-                settings=settings, run_id=run_id, symbols=symbols
-            )
-            summary.stages["quality"] = checked.as_dict()
-        if transform:
-            with _stage(summary, "transform", recorder):
-                transformed = pipeline.transform(
-                    settings=settings,
-                    holder=f"stocks-elt run {run_id}",
-                    on_wait=None if console is None else console.print,
-                )
-                summary.stages["transform"] = transformed.as_dict()
-        failed = [o for o in extracted.outcomes if o.outcome == "failed"]
-        summary.outcome = "failed" if failed else "success"
-        if failed:
-            reasons = [o.reason or "no reason given" for o in failed]
-            summary.message = "; ".join(
-                reason if reason.startswith(o.symbol) else f"{o.symbol}: {reason}"
-                for o, reason in zip(failed, reasons, strict=True)
-            )
-        recorder.finish(summary.outcome, summary.message)
-    return summary
-
-
-@contextmanager
-def _stage(summary: RunSummary, name: str, recorder: Any) -> Iterator[None]:
-    started = time.perf_counter()
-    try:
-        yield
-    except StocksEltError as exc:
-        summary.outcome = "failed"
-        summary.message = f"{name}: {exc}"
-        summary.durations[name] = time.perf_counter() - started
-        try:
-            recorder.add_stage(name, summary.durations[name], {"error": str(exc)})
-            recorder.finish("failed", summary.message)
-        except StocksEltError as unrecorded:  # the warehouse itself is down
-            logger.warning("run outcome not recorded reason=%s", unrecorded)
-        raise
-    summary.durations[name] = time.perf_counter() - started
-    recorder.add_stage(name, summary.durations[name], summary.stages.get(name, {}))
-
-
-@contextmanager
-def _progress(
-    console: Console | None, label: str, total: int
-) -> Iterator[Callable[[str, str], None]]:
-    if console is None:
-        yield lambda symbol, outcome: None
-        return
-    with Progress(
-        TextColumn(f"[bold]{label}[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=total)
-
-        def advance(symbol: str, outcome: str) -> None:
-            progress.update(task, advance=1, description=f"{symbol} {outcome}")
-
-        yield advance
 
 
 def print_summary(console: Console, summary: RunSummary) -> None:
@@ -256,13 +118,15 @@ def run_command(
             "[yellow]No ALPHA_VANTAGE_API_KEY set: using Alpha Vantage's demo key, "
             "which serves IBM only.[/yellow]"
         )
-    summary = run_pipeline(
-        settings,
-        chosen,
-        as_of=as_of.date() if as_of else None,
-        console=None if as_json else console,
-        transform=not no_transform,
-    )
+    with progress_bars(None if as_json else console) as bars:
+        summary = pipeline.run_pipeline(
+            settings,
+            chosen,
+            as_of=as_of.date() if as_of else None,
+            transform=not no_transform,
+            progress=bars,
+            notice=console.print,
+        )
     _emit(summary, as_json, Console())
     if summary.outcome != "success":
         sys.exit(1)
@@ -292,7 +156,7 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
     check_writable_paths(
         base.model_copy(update={"data_dir": data_dir, "lake_url": None})
     )
-    today = datetime.now(NEW_YORK).date()
+    today = datetime.now(calendar.NEW_YORK).date()
     console = Console(stderr=True)
     started = time.perf_counter()
     config = EmulatorConfig(today=today, premium_keys=frozenset({DEMO_KEY}))
@@ -312,7 +176,10 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
             f"emulator at {emulator.base_url}, today {today}; data in {data_dir}",
             soft_wrap=True,
         )
-        summary = run_pipeline(settings, chosen, console=None if as_json else console)
+        with progress_bars(None if as_json else console) as bars:
+            summary = pipeline.run_pipeline(
+                settings, chosen, progress=bars, notice=console.print
+            )
     report_path = out or data_dir / "report.html"
     report_path.write_text(build_report(settings, chosen), encoding="utf-8")
     _emit(summary, as_json, Console())

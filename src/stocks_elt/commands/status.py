@@ -17,11 +17,11 @@ from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.status import (
     CALENDAR_NAME,
     NEW_YORK,
-    QualityResult,
     StatusReport,
     SymbolStatus,
     collect_status,
 )
+from stocks_elt.warehouse.audit.quality import RecordedCheck
 
 
 def _parse_as_of(
@@ -126,7 +126,7 @@ def _extract(status: SymbolStatus) -> Text:
     return text
 
 
-def _findings(findings: tuple[QualityResult, ...]) -> Text:
+def _findings(findings: tuple[RecordedCheck, ...]) -> Text:
     if not findings:
         return Text("none", style="dim")
     text = Text()

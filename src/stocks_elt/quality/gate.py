@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -39,96 +38,23 @@ from stocks_elt.quality.checks import (
     Connection,
     Finding,
 )
+from stocks_elt.results import (
+    FAIL,
+    PASS,
+    SHOWN_SYMBOLS,
+    WARN,
+    CheckSummary,
+    QualityResult,
+    number_text,
+)
 from stocks_elt.warehouse.audit import as_run_uuid
+from stocks_elt.warehouse.audit.quality import record_dq_results
 from stocks_elt.warehouse.connection import connect, warehouse_url
 from stocks_elt.warehouse.migrate import migrate
 
 logger = logging.getLogger(__name__)
 
-PASS = "pass"  # noqa: S105 - a check status, not a password
-WARN = "warn"
-FAIL = "fail"
 _PRICE_FUNCTIONS = [DAILY, DAILY_ADJUSTED]
-_SHOWN_SYMBOLS = 10
-
-
-@dataclass(frozen=True)
-class CheckSummary:
-    """One check's outcome.
-
-    Attributes:
-        name: the check.
-        severity: ``blocking`` or ``warning``.
-        status: ``pass``, ``warn`` (a warning found something) or ``fail`` (a
-            blocking check found something).
-        observed: the total over the flagged symbols (the largest move for
-            ``extreme_moves``, the most sessions behind for ``stale_symbols``).
-        threshold: the check's threshold.
-        symbols: the flagged symbols, sorted (None spelled ``-``).
-        details: the first findings, for people.
-    """
-
-    name: str
-    severity: str
-    status: str
-    observed: float
-    threshold: float
-    symbols: tuple[str, ...]
-    details: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON types only."""
-        data = asdict(self)
-        data["symbols"] = list(self.symbols)
-        return data
-
-
-@dataclass(frozen=True)
-class QualityResult:
-    """What the gate found; small enough for an XCom.
-
-    Attributes:
-        run_id: the UUID the results are recorded under.
-        passed: checks that found nothing.
-        warned: warning checks that found something.
-        failed: blocking checks that found something.
-        checks: one summary per check, in check order.
-        duration_seconds: wall time of the gate.
-    """
-
-    run_id: str
-    passed: int
-    warned: int
-    failed: int
-    checks: tuple[CheckSummary, ...]
-    duration_seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON types only."""
-        return {
-            "run_id": self.run_id,
-            "passed": self.passed,
-            "warned": self.warned,
-            "failed": self.failed,
-            "checks": [check.as_dict() for check in self.checks],
-            "duration_seconds": round(self.duration_seconds, 3),
-        }
-
-    def failure_message(self) -> str:
-        """One line naming each failed check, its symbols and counts."""
-        parts = []
-        for check in self.checks:
-            if check.status != FAIL:
-                continue
-            shown = ", ".join(check.symbols[:_SHOWN_SYMBOLS])
-            more = len(check.symbols) - _SHOWN_SYMBOLS
-            parts.append(
-                f"{check.name}: {_number(check.observed)} in "
-                f"{len(check.symbols)} symbol(s) ({shown}"
-                + (f" and {more} more" if more > 0 else "")
-                + f"): {check.details}"
-            )
-        return "quality gate failed: " + "; ".join(parts)
 
 
 def run_quality_gate(
@@ -200,7 +126,7 @@ def check_warehouse(
                 "quality check=%s status=%s observed=%s symbols=%d seconds=%.3f",
                 check.name,
                 summary.status,
-                _number(summary.observed),
+                number_text(summary.observed),
                 len(summary.symbols),
                 time.perf_counter() - check_started,
             )
@@ -213,17 +139,7 @@ def check_warehouse(
                 " and (%s::text[] is null or symbol = any(%s::text[]))",
                 (list(scope.run_ids), *[scope.params()["symbols"]] * 2),
             )
-        with conn.cursor() as cur:
-            cur.executemany(
-                """
-                insert into audit.dq_results (
-                    run_id, check_name, severity, symbol, status, observed_value,
-                    threshold, details
-                )
-                values (%s, %s, %s, %s, %s, %s, %s, %s)
-                """,
-                records,
-            )
+        record_dq_results(conn, records)
     return QualityResult(
         run_id=str(record_run),
         passed=sum(1 for s in summaries if s.status == PASS),
@@ -344,7 +260,7 @@ def summarize_findings(check: Check, findings: list[Finding]) -> CheckSummary:
         total = sum(observed, Decimal(0))
     ordered = sorted(findings, key=lambda f: f.symbol or "")
     details = "; ".join(
-        f"{f.symbol or '-'}: {f.details}" for f in ordered[:_SHOWN_SYMBOLS]
+        f"{f.symbol or '-'}: {f.details}" for f in ordered[:SHOWN_SYMBOLS]
     )
     return CheckSummary(
         name=check.name,
@@ -387,7 +303,3 @@ def _records(
         )
         for finding in findings
     ]
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"

@@ -17,17 +17,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
+
 from stocks_elt.errors import UnknownSymbol, WarehouseError
-from stocks_elt.status import (
-    Connection,
-    ExtractOutcome,
-    QualityResult,
+from stocks_elt.warehouse.audit.extract import ExtractOutcome, latest_extract_outcomes
+from stocks_elt.warehouse.audit.quality import (
     QualityRun,
-    latest_extract_outcomes,
+    RecordedCheck,
     latest_quality_run,
 )
 
 logger = logging.getLogger(__name__)
+
+Connection = psycopg.Connection[tuple[Any, ...]]
 
 #: Sessions per symbol when none is asked for: about two years of trading days.
 DEFAULT_SESSIONS = 500
@@ -121,7 +123,7 @@ class ReportData:
     extract_problems: tuple[ExtractOutcome, ...]  # every symbol, not only listed
 
     @property
-    def findings(self) -> tuple[QualityResult, ...]:
+    def findings(self) -> tuple[RecordedCheck, ...]:
         """Warnings and failures of the latest gate run."""
         return () if self.quality_run is None else self.quality_run.findings
 

@@ -26,7 +26,8 @@ from typing import Any
 
 from stocks_elt import __version__
 from stocks_elt.report.data import MAX_LISTED, DailyRow, ReportData, SymbolSection
-from stocks_elt.status import ExtractOutcome, QualityResult
+from stocks_elt.warehouse.audit.extract import ExtractOutcome
+from stocks_elt.warehouse.audit.quality import RecordedCheck
 
 #: The vendored chart library (see vendor/README.md).
 CHART_LIBRARY = "TradingView Lightweight Charts 5.2.1"
@@ -405,8 +406,8 @@ def _quality(data: ReportData) -> str:
     )
 
 
-def _checks_table(results: Sequence[QualityResult]) -> str:
-    by_check: dict[str, list[QualityResult]] = {}
+def _checks_table(results: Sequence[RecordedCheck]) -> str:
+    by_check: dict[str, list[RecordedCheck]] = {}
     for result in results:
         by_check.setdefault(result.check_name, []).append(result)
     rows = []
@@ -427,7 +428,7 @@ def _checks_table(results: Sequence[QualityResult]) -> str:
     )
 
 
-def _check_result(group: Sequence[QualityResult]) -> str:
+def _check_result(group: Sequence[RecordedCheck]) -> str:
     """One warehouse-wide row: its numbers; one row per symbol: counts by status."""
     if len(group) == 1 and group[0].symbol is None:
         result = group[0]
@@ -444,7 +445,7 @@ def _check_result(group: Sequence[QualityResult]) -> str:
     )
 
 
-def _findings_table(findings: Sequence[QualityResult]) -> str:
+def _findings_table(findings: Sequence[RecordedCheck]) -> str:
     if not findings:
         return (
             "<section><h3>Warnings and failures</h3>"

@@ -42,13 +42,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import psycopg
 
 from stocks_elt.alpha_vantage.client import AlphaVantageClient, ApiAnswer, OutputSize
-from stocks_elt.alpha_vantage.quota import WarehouseQuota
 from stocks_elt.config import Settings
 from stocks_elt.errors import (
     ApiNotice,
@@ -64,95 +62,30 @@ from stocks_elt.lake.base import Lake
 from stocks_elt.lake.keys import answer_key, answer_prefix, read_answer_key
 from stocks_elt.market.calendar import last_session_on_or_before, sessions_after
 from stocks_elt.market.symbols import parse_symbols
+from stocks_elt.results import (
+    OUTCOMES,
+    ExtractResult,
+    Outcome,
+    SymbolOutcome,
+)
 from stocks_elt.warehouse.audit import as_run_uuid
+from stocks_elt.warehouse.audit.api_calls import WarehouseQuota
+from stocks_elt.warehouse.audit.extract import (
+    deferred_symbols,
+    record_extract_outcomes,
+)
 from stocks_elt.warehouse.connection import connect, warehouse_url
 from stocks_elt.warehouse.migrate import migrate
 from stocks_elt.warehouse.pending import PendingRecorder
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["fetched", "unchanged", "not_found", "deferred", "failed"]
-OUTCOMES: tuple[Outcome, ...] = (
-    "fetched",
-    "unchanged",
-    "not_found",
-    "deferred",
-    "failed",
-)
-#: Outcomes after which a run counts as a success.
-SUCCESS_OUTCOMES = frozenset({"fetched", "unchanged", "deferred"})
 #: Rows in a compact answer.
 COMPACT_SESSIONS = 100
 #: A LISTING_STATUS object younger than this is fresh enough.
 LISTING_MAX_AGE = timedelta(days=7)
 DEMO_SYMBOL = "IBM"
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-@dataclass(frozen=True)
-class SymbolOutcome:
-    """What the extract did for one symbol.
-
-    Attributes:
-        symbol: the symbol.
-        outcome: ``fetched``, ``unchanged``, ``not_found``, ``deferred`` or
-            ``failed``.
-        reason: why (for anything but a plain fetch), or the history-gap warning.
-        object_keys: the new lake objects written for it, in fetch order.
-        has_history_gap: the stored history and this fetch do not join up (the key
-            could not fetch the full history).
-    """
-
-    symbol: str
-    outcome: Outcome
-    reason: str | None = None
-    object_keys: tuple[str, ...] = ()
-    has_history_gap: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON types only."""
-        return {
-            "symbol": self.symbol,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "object_keys": list(self.object_keys),
-            "has_history_gap": self.has_history_gap,
-        }
-
-
-@dataclass(frozen=True)
-class ExtractResult:
-    """What one extract run did.
-
-    Attributes:
-        run_id: the run's id (as given, or a new UUID).
-        object_keys: every new lake object, in fetch order.
-        outcomes: one per symbol, in the order the symbols were processed.
-        calls_made: HTTP calls sent to the API (retries included).
-    """
-
-    run_id: str
-    object_keys: tuple[str, ...]
-    outcomes: tuple[SymbolOutcome, ...]
-    calls_made: int
-
-    @property
-    def is_success(self) -> bool:
-        """Whether every symbol was fetched, unchanged or deferred."""
-        return all(item.outcome in SUCCESS_OUTCOMES for item in self.outcomes)
-
-    def count(self, outcome: Outcome) -> int:
-        """Return how many symbols ended with ``outcome``."""
-        return sum(1 for item in self.outcomes if item.outcome == outcome)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON types only (for an Airflow XCom)."""
-        return {
-            "run_id": self.run_id,
-            "object_keys": list(self.object_keys),
-            "outcomes": [item.as_dict() for item in self.outcomes],
-            "calls_made": self.calls_made,
-        }
 
 
 # -- planning --------------------------------------------------------------------
@@ -182,23 +115,6 @@ def plan_batches(settings: Settings, tickers: Sequence[str] | None) -> list[list
     ordered = list(dict.fromkeys([*deferred, *symbols]))
     size = settings.batch_size
     return [ordered[start : start + size] for start in range(0, len(ordered), size)]
-
-
-def deferred_symbols(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
-    """Return the symbols whose latest extract outcome is ``deferred``, oldest first."""
-    rows = conn.execute(
-        """
-        select symbol from (
-            select distinct on (symbol)
-                symbol, outcome, recorded_at, extract_outcome_id
-            from audit.extract_outcomes
-            order by symbol, recorded_at desc, extract_outcome_id desc
-        ) as latest
-        where outcome = 'deferred'
-        order by recorded_at, extract_outcome_id
-        """
-    ).fetchall()
-    return [str(row[0]) for row in rows]
 
 
 def choose_output_size(
@@ -298,7 +214,7 @@ def extract(
         calls_made=calls,
     )
     with connect(settings) as conn:
-        _record_outcomes(conn, run_id, result.outcomes)
+        record_extract_outcomes(conn, run_id, result.outcomes)
     logger.info(
         "extract finished run_id=%s objects=%d calls=%d %s",
         run_id,
@@ -336,31 +252,6 @@ def _read_state(
         ).fetchall()
     )
     return _WarehouseState(deferred_symbols(conn), last_stored, with_sector)
-
-
-def _record_outcomes(
-    conn: psycopg.Connection[tuple[object, ...]],
-    run_id: str,
-    outcomes: Sequence[SymbolOutcome],
-) -> None:
-    run_uuid = as_run_uuid(run_id)
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            "insert into audit.extract_outcomes"
-            " (run_id, symbol, outcome, reason, object_keys, has_history_gap)"
-            " values (%s, %s, %s, %s, %s, %s)",
-            [
-                (
-                    run_uuid,
-                    item.symbol,
-                    item.outcome,
-                    item.reason,
-                    list(item.object_keys),
-                    item.has_history_gap,
-                )
-                for item in outcomes
-            ],
-        )
 
 
 @dataclass

@@ -12,58 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
 
 from stocks_elt.config import Settings
 from stocks_elt.errors import LoadError
 from stocks_elt.lake import open_lake
+from stocks_elt.results import LoadResult
 from stocks_elt.warehouse import loader
 from stocks_elt.warehouse.audit import as_run_uuid
 from stocks_elt.warehouse.connection import connect, warehouse_url
 from stocks_elt.warehouse.migrate import migrate
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """What one load did; small enough for an XCom.
-
-    Attributes:
-        run_id: the run the ledger and quarantine rows carry (a UUID).
-        objects_loaded: objects merged in this call.
-        objects_skipped: objects the ledger already had.
-        objects_refused: objects that were not data (recorded, never loaded).
-        rows_parsed: rows the loaded objects held (valid or not).
-        rows_inserted: rows with a key the tables did not have.
-        rows_updated: rows whose values changed (old values in raw.revisions).
-        rows_unchanged: rows equal to the stored ones, left alone.
-        rows_quarantined: rows that failed validation (in raw.quarantine).
-        duration_seconds: wall time of the call.
-        symbols: the symbols of the objects loaded, sorted.
-        objects_missing: announced objects not (or never) in the lake.
-    """
-
-    run_id: str
-    objects_loaded: int
-    objects_skipped: int
-    objects_refused: int
-    rows_parsed: int
-    rows_inserted: int
-    rows_updated: int
-    rows_unchanged: int
-    rows_quarantined: int
-    duration_seconds: float
-    symbols: tuple[str, ...] = ()
-    objects_missing: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON types only."""
-        data = asdict(self)
-        data["symbols"] = list(self.symbols)
-        data["duration_seconds"] = round(self.duration_seconds, 3)
-        return data
 
 
 def load(

@@ -21,12 +21,12 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from stocks_elt.config import Settings
 from stocks_elt.errors import TransformError
+from stocks_elt.results import TransformResult
 from stocks_elt.transform import packaged_project_dir
 from stocks_elt.warehouse.connection import connection_parameters, warehouse_url
 
@@ -37,34 +37,6 @@ _MODEL = "model"
 _TESTS = frozenset({"test", "unit_test"})
 _FAILED = frozenset({"error", "fail"})
 _LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class TransformResult:
-    """What one ``dbt build`` did.
-
-    Attributes:
-        models_built: models that built successfully.
-        tests_passed: data and unit tests that passed.
-        tests_failed: data and unit tests that failed or errored.
-        tests_warned: data tests that only warned.
-        duration: wall-clock seconds of the dbt invocation.
-        failures: one ``"<node id>: <message>"`` per failed model or test.
-    """
-
-    models_built: int
-    tests_passed: int
-    tests_failed: int
-    tests_warned: int
-    duration: float
-    failures: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the result as plain JSON-ready values (for XCom and logs)."""
-        values = asdict(self)
-        values["failures"] = list(self.failures)
-        values["duration"] = round(self.duration, 3)
-        return values
 
 
 def dbt_project_dir(project_dir: Path | None = None) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stocks_elt.alpha_vantage.quota import key_hash
+from stocks_elt.alpha_vantage.limits import key_hash
 from stocks_elt.cli import main
 from stocks_elt.emulator import RunningEmulator
 from tests.fixtures.emulator import EMULATOR_TODAY, FREE_KEY

@@ -11,12 +11,9 @@ import psycopg
 import pytest
 
 from stocks_elt.alpha_vantage.classify import AnswerKind
-from stocks_elt.alpha_vantage.quota import (
-    Limits,
-    WarehouseQuota,
-    key_hash,
-)
+from stocks_elt.alpha_vantage.limits import Limits, key_hash
 from stocks_elt.errors import DailyQuotaExhausted
+from stocks_elt.warehouse.audit.api_calls import WarehouseQuota
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,8 @@ import pytest
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator.market import Market
 from stocks_elt.lake.local import LocalLake
-from stocks_elt.stages.load import LoadResult, load
+from stocks_elt.results import LoadResult
+from stocks_elt.stages.load import load
 from stocks_elt.warehouse.connection import warehouse_url
 from tests.integration.load.lakes import (
     at,

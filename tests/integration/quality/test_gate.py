@@ -13,8 +13,9 @@ from stocks_elt.config import Settings
 from stocks_elt.emulator.market import Market
 from stocks_elt.errors import QualityGateFailed
 from stocks_elt.lake.local import LocalLake
-from stocks_elt.quality.gate import QualityResult, run_quality_gate
-from stocks_elt.stages.load import LoadResult, load
+from stocks_elt.quality.gate import run_quality_gate
+from stocks_elt.results import LoadResult, QualityResult
+from stocks_elt.stages.load import load
 from tests.integration.load.lakes import at, daily_body, put_answer, put_emulated
 
 pytestmark = pytest.mark.integration

@@ -23,10 +23,10 @@ import psycopg
 import pytest
 
 from stocks_elt import pipeline
-from stocks_elt.commands.run import run_pipeline
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator import RunningEmulator
 from stocks_elt.lake.local import LocalLake
+from stocks_elt.pipeline import run_pipeline
 from stocks_elt.warehouse.audit import PipelineRunRecorder
 from tests.fixtures.checksums import business_checksums
 from tests.fixtures.emulator import EMULATOR_TODAY, PREMIUM_KEY

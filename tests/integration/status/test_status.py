@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from stocks_elt.alpha_vantage.quota import key_hash
+from stocks_elt.alpha_vantage.limits import key_hash
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.status import collect_status
 

@@ -13,11 +13,8 @@ from datetime import date
 
 import pytest
 
-from stocks_elt.stages.extract import (
-    ExtractResult,
-    SymbolOutcome,
-    choose_output_size,
-)
+from stocks_elt.results import ExtractResult, SymbolOutcome
+from stocks_elt.stages.extract import choose_output_size
 
 FRIDAY = date(2024, 6, 21)
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -131,3 +131,61 @@ def test_the_calendar_reaches_back_before_the_api_history_begins() -> None:
 
     # November 1999: 22 weekdays, less Thanksgiving on the 25th.
     assert len(sessions) == 21
+
+
+# Freshness around 4 July 2024. NYSE, summer 2024: Friday 28 June and Monday 1 to
+# Wednesday 3 July are sessions (3 July closes early, at 13:00), Thursday 4 July is
+# a holiday, Friday 5 July is a full session (16:00 close).
+NY = ZoneInfo("America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [
+        # During Friday's session the last completed one is Wednesday's.
+        (datetime(2024, 7, 5, 10, 0, tzinfo=NY), date(2024, 7, 3)),
+        (datetime(2024, 7, 5, 15, 59, tzinfo=NY), date(2024, 7, 3)),
+        (datetime(2024, 7, 5, 16, 0, tzinfo=NY), date(2024, 7, 5)),
+        # The same instant in UTC (EDT is UTC-4).
+        (datetime(2024, 7, 5, 20, 0, tzinfo=UTC), date(2024, 7, 5)),
+        (datetime(2024, 7, 6, 12, 0, tzinfo=NY), date(2024, 7, 5)),
+        # The early close: at 13:30 Wednesday's session is over.
+        (datetime(2024, 7, 3, 13, 30, tzinfo=NY), date(2024, 7, 3)),
+        (datetime(2024, 7, 3, 12, 59, tzinfo=NY), date(2024, 7, 2)),
+        # Seconds do not matter.
+        (datetime(2024, 7, 5, 16, 0, 30, tzinfo=NY), date(2024, 7, 5)),
+    ],
+)
+def test_last_completed_session_follows_the_exchange_clock(
+    as_of: datetime, expected: date
+) -> None:
+    assert last_completed_session(as_of) == expected
+
+
+def test_a_naive_instant_is_new_york_time() -> None:
+    assert last_completed_session(datetime(2024, 7, 5, 16, 0)) == date(2024, 7, 5)
+
+
+@pytest.mark.parametrize(
+    ("last_session", "last_completed", "behind"),
+    [
+        (date(2024, 7, 5), date(2024, 7, 5), 0),
+        # 4 July is no session: only Friday is missing.
+        (date(2024, 7, 3), date(2024, 7, 5), 1),
+        # 1, 2, 3 and 5 July.
+        (date(2024, 6, 28), date(2024, 7, 5), 4),
+        # A row dated on the holiday counts from the next session.
+        (date(2024, 7, 4), date(2024, 7, 5), 1),
+        # Data newer than the last completed session (a session in progress).
+        (date(2024, 7, 5), date(2024, 7, 3), 0),
+    ],
+)
+def test_sessions_behind_counts_only_trading_sessions(
+    last_session: date, last_completed: date, behind: int
+) -> None:
+    assert sessions_after(last_session, last_completed) == behind
+
+
+def test_new_year_is_no_session() -> None:
+    # MSFT misses 2, 3, 4 and 5 January (1 January is a holiday).
+    assert sessions_after(date(2023, 12, 29), date(2024, 1, 5)) == 4

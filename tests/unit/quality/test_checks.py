@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from stocks_elt.quality.checks import BLOCKING, CHECKS, Check, Finding
-from stocks_elt.quality.gate import FAIL, PASS, WARN, QualityResult, summarize_findings
+from stocks_elt.quality.gate import summarize_findings
+from stocks_elt.results import FAIL, PASS, WARN, QualityResult
 
 
 def check(name: str) -> Check:

@@ -25,7 +25,8 @@ from stocks_elt.report.render import (
     render_report,
     script_json,
 )
-from stocks_elt.status import ExtractOutcome, QualityResult, QualityRun
+from stocks_elt.warehouse.audit.extract import ExtractOutcome
+from stocks_elt.warehouse.audit.quality import QualityRun, RecordedCheck
 
 NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
 HOSTILE = "</script><script>alert(1)</script><!-- & 'quoted' \"double\""
@@ -119,7 +120,7 @@ def test_script_json_refuses_nan_rather_than_writing_invalid_json() -> None:
 
 def test_hostile_name_and_texts_are_escaped_everywhere() -> None:
     outcome = ExtractOutcome("IBM", "fetched", HOSTILE, False, NOW)
-    finding = QualityResult(
+    finding = RecordedCheck(
         "stale<b>", "warning", "IBM", "warn", Decimal(3), Decimal(1), HOSTILE, NOW
     )
     data = _data(
@@ -227,14 +228,14 @@ def test_latest_values_are_formatted_with_their_meaning() -> None:
 
 def test_quality_section_summarises_the_latest_run() -> None:
     results = (
-        QualityResult("ohlc", "blocking", "IBM", "pass", None, None, None, NOW),
-        QualityResult(
+        RecordedCheck("ohlc", "blocking", "IBM", "pass", None, None, None, NOW),
+        RecordedCheck(
             "ohlc", "blocking", "MSFT", "fail", Decimal(1), Decimal(0), "x", NOW
         ),
-        QualityResult(
+        RecordedCheck(
             "stale", "warning", "MSFT", "warn", Decimal(3), Decimal(1), None, NOW
         ),
-        QualityResult(
+        RecordedCheck(
             "dupes", "blocking", None, "pass", Decimal(0), Decimal(0), None, NOW
         ),
     )

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from stocks_elt.cli import cli
 from stocks_elt.config import Settings
 from stocks_elt.errors import TransformError
+from stocks_elt.results import TransformResult
 from stocks_elt.transform import dbt
 from stocks_elt.transform.dbt import (
-    TransformResult,
     dbt_environment,
     dbt_project_dir,
     run_dbt_build,

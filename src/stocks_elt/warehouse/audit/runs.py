@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping
-from contextlib import AbstractContextManager, ExitStack, suppress
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from types import TracebackType
 from typing import Any, LiteralString
 
@@ -266,6 +266,16 @@ class PipelineRunRecorder:
         with self._connect() as conn:
             add_pipeline_stage(conn, self.run_id, stage, duration_seconds, counts)
 
+    def fail_stage(self, stage: str, duration_seconds: float, exc: Exception) -> None:
+        """Record a failed stage and the run's failure, as far as the warehouse
+        lets: when it is the warehouse that failed, the error on its way out says
+        so, and the next run marks this one abandoned."""
+        try:
+            self.add_stage(stage, duration_seconds, {"error": str(exc)})
+            self.finish("failed", f"{stage}: {exc}")
+        except (StocksEltError, psycopg.Error) as unrecorded:
+            logger.warning("run outcome not recorded reason=%s", unrecorded)
+
     def finish(self, outcome: str, message: str | None = None) -> None:
         """Record the run's outcome (see ``finish_pipeline_run``); once only."""
         if self._is_finished:
@@ -295,3 +305,81 @@ class PipelineRunRecorder:
         finally:
             with suppress(psycopg.Error):
                 self._alive.close()
+
+
+def record_stage(
+    settings_or_url: Settings | str,
+    run_id: str,
+    *,
+    command: str,
+    stage: str,
+    seconds: float,
+    counts: Mapping[str, Any],
+    failure: str | None = None,
+) -> None:
+    """Record one stage of a run no single process holds (an Airflow DAG run).
+
+    The run is started on its first stage; a ``failure`` also finishes it as
+    ``failed``. Best effort: a warehouse that cannot take the record is logged,
+    never raised, so recording never fails the stage it records.
+
+    Args:
+        settings_or_url: where the warehouse is.
+        run_id: the run (any text; see ``as_run_uuid``).
+        command: what runs it (the DAG id).
+        stage: the stage's name.
+        seconds: how long it took.
+        counts: what it did.
+        failure: the error that ended it, if it failed.
+    """
+    run_uuid = as_run_uuid(run_id)
+    try:
+        with _connect(settings_or_url) as conn:
+            start_pipeline_run(conn, run_uuid, command)
+            add_pipeline_stage(conn, run_uuid, stage, seconds, counts)
+            if failure is not None:
+                finish_pipeline_run(conn, run_uuid, "failed", failure)
+    except (StocksEltError, psycopg.Error) as exc:
+        logger.warning(
+            "stage not recorded run_id=%s stage=%s reason=%s", run_uuid, stage, exc
+        )
+
+
+def finish_recorded_run(
+    settings_or_url: Settings | str,
+    run_id: str,
+    *,
+    command: str,
+    outcome: str,
+    message: str | None = None,
+) -> None:
+    """Record how a run recorded stage by stage ended (unless it already failed).
+
+    Best effort, like ``record_stage``.
+    """
+    run_uuid = as_run_uuid(run_id)
+    try:
+        with _connect(settings_or_url) as conn:
+            start_pipeline_run(conn, run_uuid, command)
+            conn.execute(
+                """
+                update audit.pipeline_runs
+                set finished_at = now(), outcome = %s, message = %s
+                where run_id = %s and outcome = 'running'
+                """,
+                (outcome, message, run_uuid),
+            )
+    except (StocksEltError, psycopg.Error) as exc:
+        logger.warning("run end not recorded run_id=%s reason=%s", run_uuid, exc)
+
+
+@contextmanager
+def _connect(settings_or_url: Settings | str) -> Iterator[Connection]:
+    url = (
+        settings_or_url
+        if isinstance(settings_or_url, str)
+        else warehouse_url(settings_or_url)
+    )
+    with connect(url, autocommit=True) as conn:
+        migrate(conn)
+        yield conn

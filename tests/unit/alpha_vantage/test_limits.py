@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from stocks_elt.alpha_vantage.quota import Limits, RateWindow, api_day, key_hash
+from stocks_elt.alpha_vantage.limits import Limits, RateWindow, api_day, key_hash
 from stocks_elt.config import load_settings
 
 
