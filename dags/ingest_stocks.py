@@ -22,14 +22,12 @@ tickers and lands every raw answer in the lake.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from common import ALPHA_VANTAGE_POOL, DEFAULT_ARGS, LAKE_RAW
-
-logger = logging.getLogger(__name__)
+from stocks_elt.orchestration.assets import ALPHA_VANTAGE_POOL, LAKE_RAW
+from stocks_elt.orchestration.defaults import DEFAULT_ARGS
 
 
 @dag(
@@ -58,109 +56,38 @@ def ingest_stocks() -> None:
     @task
     def plan_batches(*, params: dict[str, Any] | None = None) -> list[list[str]]:
         """Validate the tickers and split them into batches that fit the map."""
-        from airflow.sdk import conf
+        from stocks_elt.orchestration import tasks
 
-        from common import fit_batches, task_settings
-        from stocks_elt import pipeline
-
-        tickers = (params or {}).get("tickers")
-        batches = pipeline.plan_batches(tickers, task_settings())
-        limit = conf.getint("core", "max_map_length")
-        fitted = fit_batches(batches, limit)
-        logger.info(
-            "planned symbols=%d batches=%d max_map_length=%d",
-            sum(len(batch) for batch in fitted),
-            len(fitted),
-            limit,
-        )
-        return fitted
+        return tasks.plan_batches(params)
 
     @task(pool=ALPHA_VANTAGE_POOL)
     def extract_batch(
         symbols: list[str], *, run_id: str | None = None, dag_run: Any = None
     ) -> dict[str, Any]:
-        """Fetch one batch into the lake; return its new keys and deferred symbols."""
-        from common import task_settings, trading_date
-        from stocks_elt import pipeline
-        from stocks_elt.results import SUCCESS_OUTCOMES
+        """Fetch one batch into the lake; return its new keys and outcomes."""
+        from stocks_elt.orchestration import tasks
 
-        as_of = trading_date(dag_run)
-        result = pipeline.extract_batch(symbols, task_settings(), run_id, as_of)
-        outcomes: dict[str, int] = {}
-        failed: dict[str, str] = {}
-        for item in result.outcomes:
-            outcomes[item.outcome] = outcomes.get(item.outcome, 0) + 1
-            if item.outcome not in SUCCESS_OUTCOMES:
-                failed[item.symbol] = f"{item.outcome}: {item.reason}"
-                logger.warning(
-                    "symbol=%s outcome=%s reason=%s",
-                    item.symbol,
-                    item.outcome,
-                    item.reason,
-                )
-        deferred = sorted(o.symbol for o in result.outcomes if o.outcome == "deferred")
-        if deferred:
-            logger.warning(
-                "deferred symbols=%s reason=daily quota; the next run takes them first",
-                ",".join(deferred),
-            )
-        return {
-            "objects": sorted(result.object_keys),
-            "deferred": deferred,
-            "failed": failed,
-            "outcomes": outcomes,
-        }
+        return tasks.extract_batch(symbols, run_id, dag_run)
 
     @task(outlets=[LAKE_RAW])
     def announce_new_objects(
         results: Any, *, outlet_events: Any = None, run_id: str | None = None
     ) -> dict[str, Any]:
         """Emit the lake Asset with the new keys; skip when there are none."""
-        from airflow.sdk.exceptions import AirflowSkipException
+        from stocks_elt.orchestration import tasks
 
-        from common import summarize_extracts
-
-        summary = summarize_extracts(results)
-        objects, deferred = summary["objects"], summary["deferred"]
-        logger.info(
-            "extracted batches=%d objects=%d deferred=%d outcomes=%s",
-            summary["batches"],
-            len(objects),
-            len(deferred),
-            summary["outcomes"],
-        )
-        if deferred:
-            logger.warning("deferred symbols=%s", ",".join(deferred))
-        if not objects:
-            raise AirflowSkipException("no new lake objects; nothing to load")
-        outlet_events[LAKE_RAW].extra = {
-            "objects": objects,
-            "deferred": deferred,
-            "source_run_id": run_id,
-        }
-        return {
-            "objects": len(objects),
-            "deferred": deferred,
-            "outcomes": summary["outcomes"],
-        }
+        return tasks.announce_new_objects(results, outlet_events, run_id)
 
     @task(trigger_rule="none_failed")
-    def check_symbol_outcomes(results: Any) -> dict[str, Any]:
-        """Fail the run, after the announcement, when a symbol could not be fetched.
-
-        The other symbols' objects are announced and loaded all the same.
+    def check_symbol_outcomes(
+        results: Any, *, run_id: str | None = None
+    ) -> dict[str, Any]:
+        """Fail the run, after the announcement, when a symbol could not be
+        fetched; the other symbols' objects are announced and loaded all the same.
         """
-        from airflow.sdk.exceptions import AirflowFailException
+        from stocks_elt.orchestration import tasks
 
-        from common import summarize_extracts
-
-        summary = summarize_extracts(results)
-        if summary["failed"]:
-            raise AirflowFailException(
-                f"{len(summary['failed'])} symbol(s) could not be fetched: "
-                + "; ".join(f"{s} ({why})" for s, why in summary["failed"].items())
-            )
-        return {"outcomes": summary["outcomes"], "deferred": summary["deferred"]}
+        return tasks.check_symbol_outcomes(results, run_id)
 
     extracts = extract_batch.expand(symbols=plan_batches())
     announce_new_objects(extracts) >> check_symbol_outcomes(extracts)

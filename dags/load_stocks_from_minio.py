@@ -16,14 +16,12 @@ tables, then runs the data-quality gate.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from airflow.sdk import dag, task
 
-from common import DEFAULT_ARGS, LAKE_RAW, WAREHOUSE_RAW
-
-logger = logging.getLogger(__name__)
+from stocks_elt.orchestration.assets import LAKE_RAW, WAREHOUSE_RAW
+from stocks_elt.orchestration.defaults import DEFAULT_ARGS
 
 
 @dag(
@@ -40,47 +38,19 @@ def load_stocks_from_minio() -> None:
     def load_new_objects(
         *, triggering_asset_events: Any = None, run_id: str | None = None
     ) -> dict[str, Any]:
-        """Load the announced objects (and any the ledger missed) into raw.*."""
-        from common import objects_from_events, task_settings
-        from stocks_elt import pipeline
+        """Load the announced objects (and any an earlier run left) into raw.*."""
+        from stocks_elt.orchestration import tasks
 
-        keys = objects_from_events(triggering_asset_events, LAKE_RAW)
-        logger.info(
-            "loading announced=%s",
-            "none: every object not yet loaded" if keys is None else len(keys),
-        )
-        result = pipeline.load_objects(keys, task_settings(), run_id)
-        return result.as_dict()
+        return tasks.load_new_objects(triggering_asset_events, run_id)
 
     @task(outlets=[WAREHOUSE_RAW])
     def run_quality_gate(
-        loaded: dict[str, Any],
-        *,
-        outlet_events: Any = None,
-        run_id: str | None = None,
+        loaded: dict[str, Any], *, outlet_events: Any = None, run_id: str | None = None
     ) -> dict[str, Any]:
         """Check what this run loaded; a blocking failure fails the task at once."""
-        from airflow.sdk.exceptions import AirflowSkipException
+        from stocks_elt.orchestration import tasks
 
-        from common import task_settings
-        from stocks_elt import pipeline
-
-        if not loaded["objects_loaded"]:
-            raise AirflowSkipException("no object loaded; nothing to check or build")
-        # The gate reads this run's objects from the load ledger (same run id).
-        result = pipeline.run_quality_gate(task_settings(), run_id)
-        logger.info(
-            "quality gate passed=%d warned=%d failed=%d",
-            result.passed,
-            result.warned,
-            result.failed,
-        )
-        outlet_events[WAREHOUSE_RAW].extra = {
-            "source_run_id": run_id,
-            "objects_loaded": loaded["objects_loaded"],
-            "symbols": loaded["symbols"],
-        }
-        return result.as_dict()
+        return tasks.run_quality_gate(loaded, outlet_events, run_id)
 
     run_quality_gate(load_new_objects())
 

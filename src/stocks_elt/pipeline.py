@@ -282,7 +282,7 @@ _transform_stage = transform
 
 def finish_run(
     settings: Settings | None,
-    run_id: str,
+    run_id: str | None,
     *,
     record_as: str,
     outcome: str,
@@ -291,6 +291,8 @@ def finish_run(
     """Record how a run whose stages were recorded with ``record_as`` ended."""
     from stocks_elt.warehouse.audit.runs import finish_recorded_run
 
+    if run_id is None:
+        return
     chosen = _settings(settings)
     with _outages(chosen, "finish"):
         finish_recorded_run(

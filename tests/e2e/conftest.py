@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from stocks_elt.commands.airflow import LocalAirflow
 from stocks_elt.config import Settings
+from stocks_elt.orchestration.local import LocalAirflow
 from stocks_elt.warehouse.connection import connection_parameters
 from tests.fixtures.s3 import free_port
 

@@ -19,8 +19,6 @@ from stocks_elt.cli import main
 from stocks_elt.emulator import RunningEmulator
 from tests.fixtures.emulator import PREMIUM_KEY
 
-pytestmark = pytest.mark.integration
-
 KEY = (
     "raw/alpha_vantage/function=TIME_SERIES_DAILY/symbol=IBM/ingest_date=2024-06-21/"
     "20240621T220000000000Z-0123456789ab.json"

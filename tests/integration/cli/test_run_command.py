@@ -9,13 +9,10 @@ import json
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from stocks_elt.emulator import RunningEmulator
 from tests.fixtures.cli import pipeline_env, run_stocks_elt
 from tests.fixtures.emulator import EMULATOR_TODAY
-
-pytestmark = pytest.mark.integration
 
 
 def test_run_succeeds_and_its_json_summary_matches_the_warehouse(

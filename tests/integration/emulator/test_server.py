@@ -24,8 +24,6 @@ from tests.fixtures.emulator import (
 )
 from tests.fixtures.s3 import free_port
 
-pytestmark = pytest.mark.integration
-
 
 def _get(emulator: RunningEmulator, **params: str) -> httpx.Response:
     return httpx.get(f"{emulator.base_url}/query", params=params, timeout=10)

@@ -12,8 +12,6 @@ from stocks_elt.cli import main
 from stocks_elt.emulator import RunningEmulator
 from tests.fixtures.emulator import EMULATOR_TODAY, FREE_KEY
 
-pytestmark = pytest.mark.integration
-
 AS_OF = ["--as-of", EMULATOR_TODAY.isoformat()]
 
 

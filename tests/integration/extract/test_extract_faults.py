@@ -18,8 +18,6 @@ from tests.integration.extract.conftest import (
     table_rows,
 )
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.mark.parametrize(
     "fault", ["500", "502", "503", "drop", "truncate", "malformed", "empty"]

@@ -15,12 +15,9 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.fixtures.emulator import EMULATOR_TODAY, PREMIUM_KEY, EmulatorFactory
 from tests.integration.extract.conftest import most_in_window
-
-pytestmark = pytest.mark.integration
 
 KEY = "SHARED-KEY-0123456789"
 PER_SECOND = 2

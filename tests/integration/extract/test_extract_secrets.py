@@ -22,8 +22,6 @@ from tests.integration.extract.conftest import (
     table_rows,
 )
 
-pytestmark = pytest.mark.integration
-
 KEY = "XYZZY7SECRET4242PLUGH"
 SCANNED_TABLES = (
     "audit.api_calls",

@@ -28,8 +28,6 @@ from tests.integration.extract.conftest import (
     table_rows,
 )
 
-pytestmark = pytest.mark.integration
-
 FREE_TRIO = ["TIME_SERIES_DAILY", "SPLITS", "DIVIDENDS"]
 
 

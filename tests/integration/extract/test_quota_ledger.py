@@ -15,8 +15,6 @@ from stocks_elt.alpha_vantage.limits import Limits, key_hash
 from stocks_elt.errors import DailyQuotaExhausted
 from stocks_elt.warehouse.audit.api_calls import WarehouseQuota
 
-pytestmark = pytest.mark.integration
-
 KEY = "LEDGERKEY1234567"
 
 

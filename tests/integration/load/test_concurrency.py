@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator.market import Market
@@ -28,8 +27,6 @@ from tests.integration.load.lakes import (
     put_ibm_correction,
     table_checksums,
 )
-
-pytestmark = pytest.mark.integration
 
 SYMBOLS = ("IBM", "AAPL", "KO", "MSFT", "XOM", "TSLA")
 #: NYSE sessions from 2024-05-28 to 2024-06-24 (Juneteenth closed): enough

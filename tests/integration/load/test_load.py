@@ -27,8 +27,6 @@ from tests.integration.load.lakes import (
     table_checksums,
 )
 
-pytestmark = pytest.mark.integration
-
 DAY = ("10.0000", "11.0000", "9.5000", "10.5000", "1000")
 
 

@@ -13,8 +13,6 @@ from stocks_elt.emulator.market import Market
 from stocks_elt.lake.local import LocalLake
 from tests.integration.load.lakes import at, put_emulated
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Settings:

@@ -18,8 +18,6 @@ from stocks_elt.results import LoadResult, QualityResult
 from stocks_elt.stages.load import load
 from tests.integration.load.lakes import at, daily_body, put_answer, put_emulated
 
-pytestmark = pytest.mark.integration
-
 #: Five sessions of one week: a flat, consistent price.
 WEEK = {
     "2024-06-17": ("10.0000", "10.5000", "9.5000", "10.0000", "100"),

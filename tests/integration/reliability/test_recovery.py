@@ -20,7 +20,6 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from stocks_elt import pipeline
 from stocks_elt.config import Settings, load_settings
@@ -31,8 +30,6 @@ from stocks_elt.warehouse.audit import PipelineRunRecorder
 from tests.fixtures.checksums import business_checksums
 from tests.fixtures.emulator import EMULATOR_TODAY, PREMIUM_KEY
 from tests.integration.load.lakes import fresh_warehouse
-
-pytestmark = pytest.mark.integration
 
 SYMBOLS = ("IBM", "KO")
 

@@ -18,8 +18,6 @@ from tests.integration.report.conftest import (
     ReportWarehouse,
 )
 
-pytestmark = pytest.mark.integration
-
 GENERATED_AT = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
 
 

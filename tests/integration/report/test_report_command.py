@@ -11,8 +11,6 @@ import pytest
 
 from tests.integration.report.conftest import ReportWarehouse
 
-pytestmark = pytest.mark.integration
-
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -29,8 +29,6 @@ from stocks_elt.status import collect_status
 from stocks_elt.warehouse.migrate import migrate
 from tests.integration.report.chromium import Browser, find_chromium, launch
 
-pytestmark = pytest.mark.integration
-
 TODAY = date(2024, 6, 21)  # a Friday session
 NEW_YORK = ZoneInfo("America/New_York")
 KEY = "report-premium-key"

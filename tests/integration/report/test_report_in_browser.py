@@ -21,13 +21,10 @@ from stocks_elt.report import build_report
 from tests.integration.report.chromium import Browser, Page, find_chromium, launch
 from tests.integration.report.conftest import ReportWarehouse
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        find_chromium() is None,
-        reason="no Chromium binary on PATH (apt-get install chromium)",
-    ),
-]
+pytestmark = pytest.mark.skipif(
+    find_chromium() is None,
+    reason="no Chromium binary on PATH (apt-get install chromium)",
+)
 
 READY = "document.documentElement.dataset.reportReady === 'true'"
 

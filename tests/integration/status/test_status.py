@@ -21,8 +21,6 @@ from stocks_elt.alpha_vantage.limits import key_hash
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.status import collect_status
 
-pytestmark = pytest.mark.integration
-
 NY = ZoneInfo("America/New_York")
 AS_OF = datetime(2024, 7, 5, 10, 0, tzinfo=NY)
 KEY = "STATUS-TEST-KEY"

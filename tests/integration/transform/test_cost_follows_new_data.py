@@ -9,16 +9,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import pytest
-
 from stocks_elt.config import Settings
 from stocks_elt.emulator.universe import ListedSymbol
 from stocks_elt.market.calendar import all_sessions, session_index_on_or_after
 from stocks_elt.transform.dbt import run_dbt
 
 from .conftest import fetch_rows, load_market
-
-pytestmark = pytest.mark.integration
 
 _FIRST = session_index_on_or_after(date(2024, 3, 1))
 DAYS = all_sessions()[_FIRST : _FIRST + 3]

@@ -14,7 +14,6 @@ from datetime import date
 from decimal import Decimal
 
 import psycopg
-import pytest
 
 from stocks_elt.config import Settings
 from stocks_elt.emulator.universe import ListedSymbol
@@ -22,8 +21,6 @@ from stocks_elt.market.calendar import all_sessions, session_index_on_or_after
 from stocks_elt.transform.dbt import run_dbt, run_dbt_build
 
 from .conftest import MARTS, fetch_rows, load_market, values_match
-
-pytestmark = pytest.mark.integration
 
 _FIRST = session_index_on_or_after(date(2024, 5, 1))
 WINDOW = all_sessions()[_FIRST : _FIRST + 30]

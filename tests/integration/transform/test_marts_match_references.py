@@ -27,8 +27,6 @@ from stocks_elt.warehouse.migrate import migrate
 
 from .conftest import fetch_rows, load_market
 
-pytestmark = pytest.mark.integration
-
 TODAY = date(2024, 6, 28)
 # income (dividends and IBM's 1.046 split), growth (forward splits), decline
 # (1:10 reverse splits), and a symbol listed in 2012

@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import pytest
-
 from stocks_elt import pipeline
 from stocks_elt.config import load_settings
 from stocks_elt.emulator import EmulatorConfig, start_emulator
@@ -20,8 +18,6 @@ from stocks_elt.stages.extract import extract
 from stocks_elt.transform.dbt import run_dbt
 
 from .conftest import MARTS, fetch_rows, values_match
-
-pytestmark = pytest.mark.integration
 
 KEY = "transform-premium-key"
 SYMBOLS = ("IBM", "MSFT")

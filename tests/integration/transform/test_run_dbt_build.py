@@ -14,8 +14,6 @@ from stocks_elt.transform.dbt import generate_docs, run_dbt_build
 
 from .conftest import fetch_rows, load_market
 
-pytestmark = pytest.mark.integration
-
 TODAY = date(2024, 3, 28)
 
 

@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 
-from stocks_elt.commands.airflow import (
-    LocalAirflow,
-    airflow_connections,
+from stocks_elt.config import Settings, load_settings
+from stocks_elt.orchestration.connections import (
+    ConnectionFields,
+    connection_environment,
     resolve_settings,
     settings_environment,
+    settings_overrides,
 )
-from stocks_elt.config import Settings, load_settings
-from tests.unit.dags.conftest import DAGS_FOLDER
+from stocks_elt.orchestration.local import LocalAirflow
+
+DAGS_FOLDER = Path(__file__).resolve().parents[3] / "dags"
 
 WAREHOUSE = "postgresql://loader:w%40rehouse-pass@db.internal:5433/stocks"
 
@@ -64,8 +67,8 @@ def test_every_setting_reaches_the_tasks_unchanged(
     assert in_a_task.airflow_password is None  # the admin login stays home
 
 
-def test_the_connections_give_the_dag_helpers_the_same_lake_warehouse_and_api(
-    tmp_path: Path, common: Any
+def test_the_connections_give_the_tasks_the_same_lake_warehouse_and_api(
+    tmp_path: Path,
 ) -> None:
     from airflow.sdk import Connection
 
@@ -78,15 +81,15 @@ def test_the_connections_give_the_dag_helpers_the_same_lake_warehouse_and_api(
             aws_secret_access_key="minio-secret-1",
         )
     )
-    env = airflow_connections(settings)
+    env = connection_environment(settings)
     conns = {
-        name.removeprefix("AIRFLOW_CONN_").lower(): Connection.from_json(
-            value, conn_id=name
+        name.removeprefix("AIRFLOW_CONN_").lower(): ConnectionFields.of(
+            Connection.from_json(value, conn_id=name)
         )
         for name, value in env.items()
     }
 
-    overrides = common.settings_overrides(
+    overrides = settings_overrides(
         lake=conns["stocks_lake"],
         warehouse=conns["stocks_warehouse"],
         alpha_vantage=conns["alpha_vantage"],
@@ -107,7 +110,7 @@ def test_the_connections_give_the_dag_helpers_the_same_lake_warehouse_and_api(
 
 
 def test_a_folder_lake_needs_no_lake_connection(tmp_path: Path) -> None:
-    env = airflow_connections(resolve_settings(_settings(tmp_path)))
+    env = connection_environment(resolve_settings(_settings(tmp_path)))
 
     assert set(env) == {"AIRFLOW_CONN_STOCKS_WAREHOUSE", "AIRFLOW_CONN_ALPHA_VANTAGE"}
 

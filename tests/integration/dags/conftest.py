@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import socket
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,16 +28,12 @@ DAG_IDS = ("ingest_stocks", "load_stocks_from_minio", "dbt_run_models")
 
 @pytest.fixture(scope="session", autouse=True)
 def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """An AIRFLOW_HOME of the session's own, with SQLite, set before the import."""
-    home = tmp_path_factory.mktemp("airflow_home")
+    """The session's AIRFLOW_HOME (tests/conftest.py made it before any import of
+    Airflow), with this project's DAG folder."""
+    home = Path(os.environ["AIRFLOW_HOME"])
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-            "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
             # Cosmos' first dbt ls takes seconds; a busy CI box must not time out.
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
             # As `stocks-elt airflow` sets it: dbt ls then parses with the real
@@ -54,7 +50,6 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             ),
         }.items():
             patch.setenv(name, value)
-        patch.syspath_prepend(str(DAGS_FOLDER))
         yield home
 
 
@@ -72,7 +67,6 @@ class ParsedDags:
 
     dagbag: Any
     new_modules: frozenset[str]
-    reparse_seconds: float
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +77,6 @@ def parsed_dags(airflow_home: Path) -> ParsedDags:
 
     db.initdb()  # Cosmos keeps its dbt ls cache in Airflow Variables
     before = set(sys.modules)
-    started = time.perf_counter()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(socket.socket, "connect", _refuse_network)
         patch.setattr(socket.socket, "connect_ex", _refuse_network)
@@ -92,21 +85,18 @@ def parsed_dags(airflow_home: Path) -> ParsedDags:
             dag_folder=DAGS_FOLDER, known_pools={"default_pool", "alpha_vantage"}
         )
     new_modules = frozenset(set(sys.modules) - before)
-    # Parse again, as the DAG processor does every 30 s: Cosmos' dbt ls is cached.
-    started = time.perf_counter()
-    DagBag(dag_folder=DAGS_FOLDER, known_pools={"default_pool", "alpha_vantage"})
     return ParsedDags(
         dagbag=dagbag,
         new_modules=new_modules,
-        reparse_seconds=time.perf_counter() - started,
     )
 
 
-def module_level_imports(path: Path) -> set[str]:
-    """Return the modules a Python file imports at module level (not in functions)."""
+def imported_modules(path: Path, *, module_level_only: bool = False) -> set[str]:
+    """Return the modules a Python file imports (at module level, or anywhere)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    nodes = tree.body if module_level_only else list(ast.walk(tree))
     names: set[str] = set()
-    for node in tree.body:
+    for node in nodes:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -114,15 +104,6 @@ def module_level_imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.fixture(scope="session")
-def common(airflow_home: Path) -> Any:
-    """``dags/common.py``, imported the way the DAG files import it."""
-    import common as module
-
-    assert Path(module.__file__).resolve() == DAGS_FOLDER / "common.py"
-    return module
-
-
 def dag_file_paths() -> list[Path]:
-    """The DAG files (``.airflowignore`` keeps ``common.py`` out)."""
-    return sorted(p for p in DAGS_FOLDER.glob("*.py") if p.name != "common.py")
+    """The DAG files."""
+    return sorted(DAGS_FOLDER.glob("*.py"))

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.dags.conftest import REPO
+from stocks_elt.orchestration import assets
+from tests.integration.dags.conftest import REPO
 
 
 def _lock_versions() -> dict[str, list[str]]:
@@ -92,23 +93,21 @@ def test_packages_txt_lists_only_package_names() -> None:
         assert re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", line.strip()), line
 
 
-def test_airflow_settings_define_the_connections_and_pool_the_dags_use(
-    common: Any,
-) -> None:
+def test_airflow_settings_define_the_connections_and_pool_the_dags_use() -> None:
     settings = _yaml("airflow_settings.yaml")["airflow"]
     connections = {c["conn_id"]: c for c in settings["connections"]}
     pools = {p["pool_name"]: p for p in settings["pools"]}
 
     assert set(connections) == {
-        common.LAKE_CONN_ID,
-        common.WAREHOUSE_CONN_ID,
-        common.ALPHA_VANTAGE_CONN_ID,
+        assets.LAKE_CONN_ID,
+        assets.WAREHOUSE_CONN_ID,
+        assets.ALPHA_VANTAGE_CONN_ID,
     }
-    assert connections[common.LAKE_CONN_ID]["conn_type"] == "aws"
-    assert connections[common.WAREHOUSE_CONN_ID]["conn_type"] == "postgres"
-    assert pools[common.ALPHA_VANTAGE_POOL]["pool_slot"] >= 1
+    assert connections[assets.LAKE_CONN_ID]["conn_type"] == "aws"
+    assert connections[assets.WAREHOUSE_CONN_ID]["conn_type"] == "postgres"
+    assert pools[assets.ALPHA_VANTAGE_POOL]["pool_slot"] >= 1
     # An empty password lets the key come from the Variable or .env.
-    assert not connections[common.ALPHA_VANTAGE_CONN_ID]["conn_password"]
+    assert not connections[assets.ALPHA_VANTAGE_CONN_ID]["conn_password"]
 
 
 def test_compose_override_adds_minio_its_bucket_and_the_warehouse() -> None:
