@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 
 from stocks_elt.alpha_vantage.limits import QuotaUsage, api_day, key_hash
 from stocks_elt.config import Settings
 from stocks_elt.market import calendar
+from stocks_elt.market.calendar import NEW_YORK
 from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.warehouse.audit.api_calls import read_usage
 from stocks_elt.warehouse.audit.extract import (
@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 #: The exchange whose trading calendar decides freshness.
 CALENDAR_NAME = "XNYS"
 #: Alpha Vantage's API day (the quota resets at midnight here) and exchange-local dates.
-NEW_YORK = ZoneInfo("America/New_York")
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

@@ -27,14 +27,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
-from zoneinfo import ZoneInfo
+
+from stocks_elt.market.calendar import NEW_YORK
 
 if TYPE_CHECKING:
     from stocks_elt.config import Settings
 
 logger = logging.getLogger(__name__)
 
-API_TIMEZONE = ZoneInfo("America/New_York")
 #: Outcome recorded for a call the API answered with its day's-quota notice.
 DAILY_CAP_OUTCOME = "daily_cap"
 _KEY_HASH_SALT = b"stocks-elt/alpha-vantage-key/v1\x00"
@@ -60,7 +60,7 @@ def key_hash(api_key: str) -> str:
 
 def api_day(at: datetime) -> date:
     """Return the API day (America/New_York date) ``at`` falls in (aware datetime)."""
-    return at.astimezone(API_TIMEZONE).date()
+    return at.astimezone(NEW_YORK).date()
 
 
 @dataclass(frozen=True)

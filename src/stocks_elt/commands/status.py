@@ -13,10 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from stocks_elt.config import load_settings
+from stocks_elt.market.calendar import NEW_YORK
 from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.status import (
     CALENDAR_NAME,
-    NEW_YORK,
     StatusReport,
     SymbolStatus,
     collect_status,

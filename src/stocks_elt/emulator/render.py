@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from stocks_elt.emulator import notices
 from stocks_elt.emulator.market import (
@@ -33,6 +32,7 @@ from stocks_elt.emulator.market import (
     symbol_seed,
 )
 from stocks_elt.emulator.universe import ListedSymbol
+from stocks_elt.market.calendar import NEW_YORK
 
 COMPACT_SIZE = 100
 JSON_TYPE = "application/json"
@@ -58,7 +58,6 @@ FUNCTIONS = TIME_SERIES_FUNCTIONS | {
     "SYMBOL_SEARCH",
 }
 _DELAYED_QUOTE_KEY = "Global Quote - DATA DELAYED BY 15 MINUTES"
-_NEW_YORK = ZoneInfo("America/New_York")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -615,7 +614,7 @@ def _render_overview(
 
 
 def _utc_offset(today: date) -> str:
-    offset = datetime(today.year, today.month, today.day, 12, tzinfo=_NEW_YORK)
+    offset = datetime(today.year, today.month, today.day, 12, tzinfo=NEW_YORK)
     delta = offset.utcoffset()
     hours = int(delta.total_seconds() // 3600) if delta is not None else -5
     return f"UTC{hours:+03d}"

@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from stocks_elt.market.calendar import NEW_YORK
 from stocks_elt.orchestration.assets import LAKE_RAW, WAREHOUSE_RAW
 
 logger = logging.getLogger(__name__)
 
-NEW_YORK = "America/New_York"
 INGEST_DAG = "ingest_stocks"
 LOAD_DAG = "load_stocks_from_minio"
 
@@ -289,5 +289,5 @@ def trading_date(dag_run: Any) -> date:
     import pendulum
 
     moment = getattr(dag_run, "data_interval_end", None) or dag_run.run_after
-    day: date = pendulum.instance(moment).in_timezone(NEW_YORK).date()
+    day: date = pendulum.instance(moment).in_timezone(NEW_YORK.key).date()
     return day

@@ -17,9 +17,9 @@ paced by the shared quota ledger):
    of the run. SPLITS and DIVIDENDS are skipped when the daily series came back
    unchanged and both are already in the lake (no new session, so no new event):
    a same-day re-run costs one call per symbol.
-3. **Storage.** A data answer is stored under ``answer_key()`` with its metadata,
-   unless its sha256 equals the newest stored object of that function and symbol
-   (then nothing is written). Notices and errors are never stored.
+3. **Storage.** A data answer is stored in the lake with its metadata
+   (``stocks_elt.stages.answers``), unless it equals the newest stored answer of
+   that function and symbol. Notices and errors are never stored.
 
 Then, with what the quota leaves: OVERVIEW for each symbol whose sector
 ``raw.symbols`` does not know yet and that has no OVERVIEW object in the lake; and
@@ -34,7 +34,6 @@ by the next run. Outcomes are recorded in ``audit.extract_outcomes``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import uuid
@@ -42,7 +41,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -58,9 +56,12 @@ from stocks_elt.errors import (
     WarehouseError,
 )
 from stocks_elt.lake import open_lake
-from stocks_elt.lake.base import Lake
-from stocks_elt.lake.keys import answer_key, answer_prefix, read_answer_key
-from stocks_elt.market.calendar import last_session_on_or_before, sessions_after
+from stocks_elt.lake.keys import read_answer_key
+from stocks_elt.market.calendar import (
+    NEW_YORK,
+    last_session_on_or_before,
+    sessions_after,
+)
 from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.results import (
     OUTCOMES,
@@ -68,6 +69,7 @@ from stocks_elt.results import (
     Outcome,
     SymbolOutcome,
 )
+from stocks_elt.stages.answers import AnswerStore
 from stocks_elt.warehouse.audit import as_run_uuid
 from stocks_elt.warehouse.audit.api_calls import WarehouseQuota
 from stocks_elt.warehouse.audit.extract import (
@@ -85,7 +87,6 @@ COMPACT_SESSIONS = 100
 #: A LISTING_STATUS object younger than this is fresh enough.
 LISTING_MAX_AGE = timedelta(days=7)
 DEMO_SYMBOL = "IBM"
-NEW_YORK = ZoneInfo("America/New_York")
 
 
 # -- planning --------------------------------------------------------------------
@@ -201,7 +202,7 @@ def extract(
         PendingRecorder(warehouse_url(settings), run_uuid) as announcer,
         AlphaVantageClient.from_settings(settings, ledger=ledger) as client,
     ):
-        run = _Run(settings, client, lake, announcer, state, last_session)
+        run = _Run(settings, client, AnswerStore(lake, announcer), state, last_session)
         outcomes = run.fetch_prices(ordered, progress)
         outcomes = run.fetch_overviews(outcomes)
         if any(item.outcome in ("fetched", "unchanged") for item in outcomes):
@@ -299,15 +300,13 @@ class _Run:
         self,
         settings: Settings,
         client: AlphaVantageClient,
-        lake: Lake,
-        announcer: PendingRecorder,
+        answers: AnswerStore,
         state: _WarehouseState,
         last_session: date,
     ) -> None:
         self.settings = settings
         self.client = client
-        self.lake = lake
-        self.announcer = announcer
+        self.answers = answers
         self.state = state
         self.last_session = last_session
         self.capabilities = _Capabilities(
@@ -414,7 +413,8 @@ class _Run:
             work, self._with_compact_fallback(work, size, adjusted=False)
         )
         if not daily_changed and all(
-            self._has_object(function, symbol) for function in ("SPLITS", "DIVIDENDS")
+            self.answers.has_any(function, symbol)
+            for function in ("SPLITS", "DIVIDENDS")
         ):
             logger.debug("corporate actions skipped symbol=%s reason=unchanged", symbol)
             return
@@ -458,55 +458,16 @@ class _Run:
     # -- storage -------------------------------------------------------------------
 
     def _store(self, work: _SymbolWork | None, answer: ApiAnswer) -> bool:
-        """Store ``answer`` unless it equals the newest stored object; True if new."""
-        newest = self._newest_object(answer.function, answer.symbol)
-        if newest is not None and self._sha256_of(newest) == answer.sha256:
-            logger.info(
-                "unchanged function=%s symbol=%s sha256=%s",
-                answer.function,
-                answer.symbol,
-                answer.sha256[:12],
-            )
-            return False
-        key = answer_key(
-            answer.function, answer.symbol, answer.fetched_at, answer.sha256, answer.ext
-        )
-        # Announced first: a run killed after the put leaves the object pending,
-        # and the next load picks it up (a key never written is dropped later).
-        self.announcer.announce(key, answer.function, answer.symbol)
-        if not self.lake.put(key, answer.body, answer.metadata()):
+        """Store ``answer`` unless it equals the newest stored one; True if new."""
+        key = self.answers.store(answer)
+        if key is None:
             return False
         with self._keys_lock:
             self.object_keys.append(key)
         if work is not None:
             work.keys.append(key)
             work.changed = True
-        logger.info(
-            "stored function=%s symbol=%s bytes=%d object=%s",
-            answer.function,
-            answer.symbol,
-            len(answer.body),
-            key,
-        )
         return True
-
-    def _newest_object(self, function: str, symbol: str | None) -> str | None:
-        newest: str | None = None
-        for item in self.lake.list(answer_prefix(function, symbol)):
-            newest = item.key
-        return newest
-
-    def _has_object(self, function: str, symbol: str) -> bool:
-        return (
-            next(iter(self.lake.list(answer_prefix(function, symbol))), None)
-            is not None
-        )
-
-    def _sha256_of(self, key: str) -> str:
-        found = self.lake.head(key)
-        if found is not None and found.metadata.get("sha256"):
-            return found.metadata["sha256"]
-        return hashlib.sha256(self.lake.get(key)).hexdigest()
 
     # -- phase 2 and 3: reference data with what the quota leaves ------------------
 
@@ -516,7 +477,7 @@ class _Run:
             for item in outcomes
             if item.outcome in ("fetched", "unchanged")
             and item.symbol not in self.state.with_sector
-            and not self._has_object("OVERVIEW", item.symbol)
+            and not self.answers.has_any("OVERVIEW", item.symbol)
         ]
         if not needing or self.quota_spent.is_set() or self.client.key_refusal:
             return outcomes
@@ -557,7 +518,7 @@ class _Run:
     def fetch_listing(self) -> None:
         if self.quota_spent.is_set() or self.client.key_refusal:
             return
-        newest = self._newest_object("LISTING_STATUS", None)
+        newest = self.answers.newest("LISTING_STATUS", None)
         if newest is not None:
             fetched_on = read_answer_key(newest).fetched_at.date()
             if datetime.now(UTC).date() - fetched_on < LISTING_MAX_AGE:

@@ -1,0 +1,76 @@
+"""
+Where extract puts what the API answered: the lake, announced first, never the
+same answer twice in a row.
+
+``AnswerStore.store`` writes an answer under its key unless its sha256 equals the
+newest answer of the same function and symbol already in the lake (a same-day
+re-run costs nothing in the lake). Before the put, the key is announced in
+``raw.pending_objects``, so a run killed after the put leaves the object for the
+next load (a key never written is dropped later). Notices and errors never reach
+here: the client raises for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from stocks_elt.alpha_vantage.client import ApiAnswer
+from stocks_elt.lake.base import Lake
+from stocks_elt.lake.keys import answer_key, answer_prefix
+from stocks_elt.warehouse.pending import PendingRecorder
+
+logger = logging.getLogger(__name__)
+
+
+class AnswerStore:
+    """The lake as extract writes it; safe to share between threads."""
+
+    def __init__(self, lake: Lake, announcer: PendingRecorder) -> None:
+        self.lake = lake
+        self.announcer = announcer
+
+    def store(self, answer: ApiAnswer) -> str | None:
+        """Store ``answer``; return its new key, or None when nothing was written
+        (it equals the newest stored answer, or another writer stored it first)."""
+        newest = self.newest(answer.function, answer.symbol)
+        if newest is not None and self._sha256_of(newest) == answer.sha256:
+            logger.info(
+                "unchanged function=%s symbol=%s sha256=%s",
+                answer.function,
+                answer.symbol,
+                answer.sha256[:12],
+            )
+            return None
+        key = answer_key(
+            answer.function, answer.symbol, answer.fetched_at, answer.sha256, answer.ext
+        )
+        self.announcer.announce(key, answer.function, answer.symbol)
+        if not self.lake.put(key, answer.body, answer.metadata()):
+            return None
+        logger.info(
+            "stored function=%s symbol=%s bytes=%d object=%s",
+            answer.function,
+            answer.symbol,
+            len(answer.body),
+            key,
+        )
+        return key
+
+    def newest(self, function: str, symbol: str | None) -> str | None:
+        """The key of the newest stored answer of ``function`` about ``symbol``."""
+        newest: str | None = None
+        for item in self.lake.list(answer_prefix(function, symbol)):
+            newest = item.key
+        return newest
+
+    def has_any(self, function: str, symbol: str) -> bool:
+        """Whether any answer of ``function`` about ``symbol`` is stored."""
+        listed = self.lake.list(answer_prefix(function, symbol))
+        return next(iter(listed), None) is not None
+
+    def _sha256_of(self, key: str) -> str:
+        found = self.lake.head(key)
+        if found is not None and found.metadata.get("sha256"):
+            return found.metadata["sha256"]
+        return hashlib.sha256(self.lake.get(key)).hexdigest()
