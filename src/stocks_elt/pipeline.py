@@ -58,9 +58,14 @@ Notice = Callable[[str], None]
 
 
 def _settings(settings: Settings | None) -> Settings:
+    """The settings given, or read now; and the warehouse they name, migrated
+    (once per process: this door is where migrations run)."""
     from stocks_elt.config import load_settings
+    from stocks_elt.warehouse.migrate import migrated_url
 
-    return settings if settings is not None else load_settings()
+    chosen = settings if settings is not None else load_settings()
+    migrated_url(chosen)
+    return chosen
 
 
 @contextmanager
@@ -336,6 +341,7 @@ def run_pipeline(
     """
     from stocks_elt.warehouse.audit.runs import PipelineRunRecorder
 
+    settings = _settings(settings)
     run_id = str(uuid.uuid4())
     summary = RunSummary(run_id=run_id, symbols=tuple(symbols))
     with PipelineRunRecorder(settings, run_id, command="run") as recorder:

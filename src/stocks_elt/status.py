@@ -39,7 +39,7 @@ from stocks_elt.warehouse.audit.quality import (
     latest_quality_run,
 )
 from stocks_elt.warehouse.connection import connect
-from stocks_elt.warehouse.migrate import migrate
+from stocks_elt.warehouse.migrate import migrated_url
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def collect_status(
     now = _aware(as_of)
     chosen = parse_symbols(symbols) if symbols is not None else None
     last_completed = calendar.last_completed_session(now)
-    with connect(settings) as conn:
+    with connect(migrated_url(settings)) as conn:
         loaded = last_loaded_sessions(conn, chosen)
         outcomes = latest_extract_outcomes(conn, chosen)
         run = latest_quality_run(conn)
@@ -270,8 +270,7 @@ def quota_today(settings: Settings) -> QuotaUsage:
     Raises:
         WarehouseError: the warehouse cannot be reached.
     """
-    with connect(settings) as conn:
-        migrate(conn)
+    with connect(migrated_url(settings)) as conn:
         return api_calls_today(conn, settings)
 
 

@@ -50,7 +50,6 @@ from stocks_elt.results import (
 from stocks_elt.warehouse.audit import as_run_uuid
 from stocks_elt.warehouse.audit.quality import record_dq_results
 from stocks_elt.warehouse.connection import connect, warehouse_url
-from stocks_elt.warehouse.migrate import migrate
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +81,6 @@ def run_quality_gate(
     """
     chosen = parse_symbols(symbols) if symbols is not None else None
     with connect(warehouse_url(settings), autocommit=True) as conn:
-        migrate(conn)
         result = check_warehouse(conn, run_id=run_id, symbols=chosen)
     if result.failed:
         raise QualityGateFailed(result.failure_message())

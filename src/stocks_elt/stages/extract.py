@@ -77,7 +77,6 @@ from stocks_elt.warehouse.audit.extract import (
     record_extract_outcomes,
 )
 from stocks_elt.warehouse.connection import connect, warehouse_url
-from stocks_elt.warehouse.migrate import migrate
 from stocks_elt.warehouse.pending import PendingRecorder
 
 logger = logging.getLogger(__name__)
@@ -111,7 +110,6 @@ def plan_batches(settings: Settings, tickers: Sequence[str] | None) -> list[list
     """
     symbols = parse_symbols(tickers) if tickers is not None else settings.tickers
     with connect(settings) as conn:
-        migrate(conn)
         deferred = deferred_symbols(conn)
     ordered = list(dict.fromkeys([*deferred, *symbols]))
     size = settings.batch_size
@@ -185,7 +183,6 @@ def extract(
     as_of = as_of or datetime.now(NEW_YORK).date()
     lake = open_lake(settings)
     with connect(settings) as conn:
-        migrate(conn)
         state = _read_state(conn, wanted)
     ordered = [s for s in state.deferred if s in wanted]
     ordered += [s for s in wanted if s not in ordered]

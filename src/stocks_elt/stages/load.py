@@ -1,7 +1,7 @@
 """
 The load stage: lake objects into the warehouse's raw tables.
 
-``load`` migrates the warehouse, decides which objects to load (the given keys
+``load`` decides which objects to load (the given keys
 plus any earlier ones the ledger has not seen, or everything not yet loaded), and
 hands them to ``stocks_elt.warehouse.loader``. With ``rebuild=True`` it rebuilds
 every raw table from the lake alone instead.
@@ -20,7 +20,6 @@ from stocks_elt.results import LoadResult
 from stocks_elt.warehouse import loader
 from stocks_elt.warehouse.audit import as_run_uuid
 from stocks_elt.warehouse.connection import connect, warehouse_url
-from stocks_elt.warehouse.migrate import migrate
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ def load(
         LoadError: a given key is malformed or not in the lake, or keys were
             given with ``rebuild``.
         LakeError: the lake cannot be listed or read.
-        WarehouseError: the warehouse cannot be reached or migrated.
+        WarehouseError: the warehouse cannot be reached.
     """
     started = time.perf_counter()
     run_uuid = as_run_uuid(run_id)
@@ -67,7 +66,6 @@ def load(
     lake = open_lake(settings)
     url = warehouse_url(settings)
     with connect(url, autocommit=True) as conn:
-        migrate(conn)
         if rebuild:
             plan = loader.LoadPlan([], [], {})
         else:

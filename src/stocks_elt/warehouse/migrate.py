@@ -5,14 +5,23 @@ Applied versions are recorded in ``public.stocks_elt_migrations``. A transaction
 advisory lock serialises concurrent callers (two Airflow tasks starting at once), and
 each file runs in the same transaction as its record, so a file is applied wholly or
 not at all.
+
+Migrations run at the edge, once per process and warehouse: every entry of
+``stocks_elt.pipeline`` (and the read side, ``status``) calls ``ensure_migrated``
+before anything else; the stages below assume a migrated warehouse.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import psycopg
+
+if TYPE_CHECKING:
+    from stocks_elt.config import Settings
 
 from stocks_elt.errors import WarehouseError
 
@@ -20,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 _LOCK_ID = 0x5170C45  # any constant shared by every caller
 _MIGRATIONS_PACKAGE = "stocks_elt.warehouse.migrations"
+_migrated: set[str] = set()
+_migrated_lock = threading.Lock()
 
 
 def available_migrations() -> list[tuple[str, str]]:
@@ -78,3 +89,33 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
             logger.info("applied migration version=%s", version)
             applied_now.append(version)
     return applied_now
+
+
+def ensure_migrated(url: str) -> None:
+    """Migrate the warehouse at ``url`` unless this process already did.
+
+    Raises:
+        WarehouseError: the warehouse cannot be reached or a migration failed.
+    """
+    from stocks_elt.warehouse.connection import connect
+
+    with _migrated_lock:
+        if url in _migrated:
+            return
+        with connect(url) as conn:
+            migrate(conn)
+        _migrated.add(url)
+
+
+def migrated_url(settings: Settings) -> str:
+    """Return the warehouse URL of ``settings``, migrated (once per process).
+
+    Raises:
+        WarehouseError: the warehouse cannot be reached, started (embedded) or
+            migrated.
+    """
+    from stocks_elt.warehouse.connection import warehouse_url
+
+    url = warehouse_url(settings)
+    ensure_migrated(url)
+    return url

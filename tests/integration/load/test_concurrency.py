@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from stocks_elt import pipeline
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator.market import Market
 from stocks_elt.lake.local import LocalLake
@@ -194,7 +195,7 @@ def test_loading_into_the_embedded_postgres_needs_no_configuration(
     settings = load_settings(lake_url=lake.url, warehouse_url=None, data_dir=data_dir)
     key = put_emulated(lake, market, "TIME_SERIES_DAILY", "IBM", at(1))
     try:
-        result = load(settings)
+        result = pipeline.load_objects(None, settings)  # the door migrates
 
         assert result.objects_loaded == 1
         with psycopg.connect(warehouse_url(settings)) as conn:

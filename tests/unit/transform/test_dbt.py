@@ -21,7 +21,7 @@ from stocks_elt.transform.dbt import (
     dbt_project_dir,
     run_dbt_build,
 )
-from stocks_elt.warehouse import locks
+from stocks_elt.warehouse import locks, migrate
 
 
 def _node_result(kind: str, status: str, name: str, message: str = "") -> Any:
@@ -166,6 +166,7 @@ def test_the_transform_command_prints_a_summary(
 
     monkeypatch.setattr(dbt, "run_dbt_build", fake_build)
     monkeypatch.setattr(locks, "transform_lock", no_lock)
+    monkeypatch.setattr(migrate, "migrated_url", lambda settings: "postgresql://u@h/d")
     monkeypatch.setenv("STOCKS_ELT_WAREHOUSE_URL", "postgresql://u@h/d")
     outcome = CliRunner().invoke(
         cli, ["transform", "--full-refresh", "-s", "fct_daily_bars+"]

@@ -31,7 +31,6 @@ from stocks_elt.config import Settings
 from stocks_elt.errors import StocksEltError
 from stocks_elt.warehouse import locks
 from stocks_elt.warehouse.connection import connect, warehouse_url
-from stocks_elt.warehouse.migrate import migrate
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +211,7 @@ def finish_pipeline_run(
 class PipelineRunRecorder:
     """Record one pipeline run in ``audit.pipeline_runs``, as a context manager.
 
-    Entering migrates the warehouse, takes the run's lock on a connection kept
+    Entering (on a migrated warehouse) takes the run's lock on a connection kept
     open until the end (so the run counts as alive while this process is), marks
     ``abandoned`` the runs whose process died, and records the start;
     ``add_stage`` appends a stage; ``finish`` records the outcome. Leaving without
@@ -247,7 +246,6 @@ class PipelineRunRecorder:
     def __enter__(self) -> PipelineRunRecorder:
         conn = self._alive.enter_context(self._connect())
         try:
-            migrate(conn)
             conn.execute(
                 "select pg_advisory_lock(%s, %s)",
                 (locks.RUN_CLASS, _run_lock_id(self.run_id)),
@@ -381,5 +379,4 @@ def _connect(settings_or_url: Settings | str) -> Iterator[Connection]:
         else warehouse_url(settings_or_url)
     )
     with connect(url, autocommit=True) as conn:
-        migrate(conn)
         yield conn
