@@ -110,27 +110,23 @@ def _recorded(
     from stocks_elt.warehouse.audit.runs import record_stage
 
     started = time.perf_counter()
+    failure: str | None = None
     try:
         yield counts
     except StocksEltError as exc:
+        failure = f"{stage}: {exc}"
+        counts = {"error": str(exc)}
+        raise
+    finally:
         record_stage(
             settings,
             run_id,
             command=record_as,
             stage=stage,
             seconds=time.perf_counter() - started,
-            counts={"error": str(exc)},
-            failure=f"{stage}: {exc}",
+            counts=counts,
+            failure=failure,
         )
-        raise
-    record_stage(
-        settings,
-        run_id,
-        command=record_as,
-        stage=stage,
-        seconds=time.perf_counter() - started,
-        counts=counts,
-    )
 
 
 def plan_batches(

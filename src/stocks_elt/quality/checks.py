@@ -21,7 +21,8 @@ Every check reads only its scope: the rows of the run (the symbols and dates of 
 objects the run loaded, from ``raw.load_ledger``, plus those of earlier runs that
 no gate checked, such as a run killed before its gate), so a daily run costs what
 its new rows cost, however long the history. The gate fills the temporary tables
-``gate_scope`` (symbol, first_date, last_date) and ``gate_symbols`` (symbol) before
+``gate_scope`` (symbol, first_date, last_date), ``gate_symbols`` (symbol) and the
+view ``gate_prices`` (the price rows in scope, read through the key) before
 the checks run; the SQL lives in ``stocks_elt/quality/sql/<check>.sql``.
 
 Sessions come from ``stocks_elt.market.calendar`` (the XNYS calendar, built on

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import NamedTuple
 
+from stocks_elt.alpha_vantage.classify import CSV_HEADERS
 from stocks_elt.alpha_vantage.parse.common import (
     Reason,
     RejectedRow,
@@ -22,15 +23,8 @@ from stocks_elt.alpha_vantage.parse.common import (
 from stocks_elt.errors import InvalidSymbol, LoadError
 from stocks_elt.market.symbols import normalize_symbol
 
-LISTING_HEADER = (
-    "symbol",
-    "name",
-    "exchange",
-    "assetType",
-    "ipoDate",
-    "delistingDate",
-    "status",
-)
+#: The header a LISTING_STATUS answer starts with (the client checks it too).
+LISTING_HEADER = CSV_HEADERS["LISTING_STATUS"]
 
 
 class ListingRow(NamedTuple):

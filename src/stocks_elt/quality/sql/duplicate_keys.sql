@@ -3,29 +3,13 @@
 -- One row per symbol: observed = surplus rows.
 with
 
-scoped_prices as (
-
-    select prices.symbol, prices.trade_date
-    from pg_temp.gate_scope as scope
-    cross join lateral (
-        select daily_prices.symbol, daily_prices.trade_date
-        from raw.daily_prices
-        where
-            daily_prices.symbol = scope.symbol
-            and daily_prices.trade_date
-            between scope.first_date and scope.last_date
-        offset 0  -- a fence: read each symbol's range through the key
-    ) as prices
-
-),
-
 price_duplicates as (
 
     select
         symbol,
         count(*) - count(distinct trade_date) as surplus,
         'daily_prices' as table_name
-    from scoped_prices
+    from pg_temp.gate_prices
     group by symbol
     having count(*) > count(distinct trade_date)
 
