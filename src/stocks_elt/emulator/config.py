@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -26,6 +28,8 @@ class EmulatorConfig:
         faults: a fault spec (see ``stocks_elt.emulator.faults``); empty: none.
         seed: the market-wide seed; also seeds the fault draws.
         cache_bytes: how many bytes of rendered bodies to keep.
+        clock: the monotonic clock (seconds) the rate limits count with; tests
+            pass one they move by hand instead of sleeping.
     """
 
     today: date
@@ -40,6 +44,7 @@ class EmulatorConfig:
     seed: int = 0
     premium_per_minute_limit: int = 0
     cache_bytes: int = 512 * 1024 * 1024
+    clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
         for name in (

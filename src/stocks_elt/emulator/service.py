@@ -162,7 +162,8 @@ class EmulatorService:
                 per_minute=config.per_minute_limit,
                 daily=config.daily_limit,
                 premium_per_minute=config.premium_per_minute_limit,
-            )
+            ),
+            clock=config.clock,
         )
         self._today = config.today
         self._lock = threading.Lock()

@@ -238,11 +238,12 @@ def test_daily_cap_and_burst_count_per_key_under_concurrent_clients(
 def test_burst_limit_refuses_back_to_back_calls_then_recovers(
     emulator_factory: EmulatorFactory,
 ) -> None:
-    emulator = emulator_factory(per_second_limit=1)
+    now = [1000.0]
+    emulator = emulator_factory(per_second_limit=1, clock=lambda: now[0])
     params = {"function": "GLOBAL_QUOTE", "symbol": "IBM", "apikey": FREE_KEY}
     assert "Global Quote" in _get(emulator, **params).json()
     assert "spreading out" in _get(emulator, **params).json()["Information"]
-    time.sleep(1.1)
+    now[0] += 1.1  # a second passes on the emulator's clock
     assert "Global Quote" in _get(emulator, **params).json()
 
 

@@ -20,7 +20,7 @@ from stocks_elt.lake.local import LocalLake
 from stocks_elt.results import LoadResult
 from stocks_elt.stages.load import load
 from stocks_elt.warehouse.connection import warehouse_url
-from tests.integration.load.lakes import (
+from tests.fixtures.lakes import (
     at,
     count,
     fresh_warehouse,
@@ -39,7 +39,7 @@ SESSIONS = tuple(
 )
 
 
-def fill_lake(lake: LocalLake, market: Market) -> list[str]:
+def fill_lake_with_small_objects(lake: LocalLake, market: Market) -> list[str]:
     """Small objects: compact answers of each session, splits, dividends, a fix."""
     keys = []
     minute = 0
@@ -107,7 +107,7 @@ def test_a_loader_killed_at_random_points_resumes_to_the_clean_result(
     tmp_path: Path,
     postgres_admin_url: str,
 ) -> None:
-    keys = fill_lake(lake, market)
+    keys = fill_lake_with_small_objects(lake, market)
     assert settings.warehouse_url is not None
     url = settings.warehouse_url.get_secret_value()
     # Forked, so the child starts with everything imported: a real process with
@@ -152,7 +152,7 @@ def test_two_loaders_at_once_load_each_object_once_without_deadlock(
     tmp_path: Path,
     postgres_admin_url: str,
 ) -> None:
-    keys = fill_lake(lake, market)
+    keys = fill_lake_with_small_objects(lake, market)
     start = threading.Barrier(2)
     results: list[LoadResult] = []
     errors: list[BaseException] = []

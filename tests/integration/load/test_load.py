@@ -16,7 +16,7 @@ from stocks_elt.errors import LoadError
 from stocks_elt.lake.local import LocalLake
 from stocks_elt.stages.load import load
 from stocks_elt.warehouse import pending
-from tests.integration.load.lakes import (
+from tests.fixtures.lakes import (
     at,
     count,
     daily_body,
@@ -25,14 +25,10 @@ from tests.integration.load.lakes import (
     put_emulated,
     put_ibm_correction,
     table_checksums,
+    url_of,
 )
 
 DAY = ("10.0000", "11.0000", "9.5000", "10.5000", "1000")
-
-
-def url_of(settings: Settings) -> str:
-    assert settings.warehouse_url is not None
-    return settings.warehouse_url.get_secret_value()
 
 
 def fill_lake(lake: LocalLake, market: Market) -> list[str]:

@@ -11,7 +11,7 @@ from stocks_elt.cli import main
 from stocks_elt.config import Settings
 from stocks_elt.emulator.market import Market
 from stocks_elt.lake.local import LocalLake
-from tests.integration.load.lakes import at, put_emulated
+from tests.fixtures.lakes import at, put_emulated
 
 
 @pytest.fixture

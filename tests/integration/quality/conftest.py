@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.integration.load.lakes import lake, market, settings
+from tests.fixtures.lakes import lake, market, settings
 
 __all__ = ["lake", "market", "settings"]

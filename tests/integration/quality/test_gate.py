@@ -16,7 +16,7 @@ from stocks_elt.lake.local import LocalLake
 from stocks_elt.quality.gate import run_quality_gate
 from stocks_elt.results import LoadResult, QualityResult
 from stocks_elt.stages.load import load
-from tests.integration.load.lakes import at, daily_body, put_answer, put_emulated
+from tests.fixtures.lakes import at, daily_body, put_answer, put_emulated, url_of
 
 #: Five sessions of one week: a flat, consistent price.
 WEEK = {
@@ -25,11 +25,6 @@ WEEK = {
     "2024-06-20": ("10.0000", "10.5000", "9.5000", "10.0000", "100"),
     "2024-06-21": ("10.0000", "10.5000", "9.5000", "10.0000", "100"),
 }
-
-
-def url_of(settings: Settings) -> str:
-    assert settings.warehouse_url is not None
-    return settings.warehouse_url.get_secret_value()
 
 
 def load_week(

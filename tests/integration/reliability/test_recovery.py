@@ -26,10 +26,12 @@ from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator import RunningEmulator
 from stocks_elt.lake.local import LocalLake
 from stocks_elt.pipeline import run_pipeline
+from stocks_elt.warehouse import locks
 from stocks_elt.warehouse.audit import PipelineRunRecorder
+from stocks_elt.warehouse.audit.runs import run_lock_id
 from tests.fixtures.checksums import business_checksums
 from tests.fixtures.emulator import EMULATOR_TODAY, PREMIUM_KEY
-from tests.integration.load.lakes import fresh_warehouse
+from tests.fixtures.lakes import fresh_warehouse
 
 SYMBOLS = ("IBM", "KO")
 
@@ -143,6 +145,24 @@ def _outcome(url: str, run_id: str) -> tuple[str, str | None]:
     return row[0], row[1]
 
 
+def _wait_until_released(url: str, run_id: str, timeout: float = 30.0) -> None:
+    """Wait until the server has let go of a killed run's lock (it notices the
+    closed connection), polling rather than guessing how long that takes."""
+    key = (locks.RUN_CLASS, run_lock_id(uuid.UUID(run_id)))
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            held = conn.execute(
+                "select count(*) from pg_locks where locktype = 'advisory'"
+                " and classid = %s::oid and objid = %s::oid and granted",
+                key,
+            ).fetchone()
+            if held == (0,):
+                return
+            conn.execute("select pg_sleep(0.05)")
+    raise AssertionError(f"run {run_id}'s lock is still held")
+
+
 def test_a_killed_run_is_marked_abandoned_and_a_live_one_is_not(warehouse: str) -> None:
     killed_id, alive_id = str(uuid.uuid4()), str(uuid.uuid4())
     killed = _hold_a_run(warehouse, killed_id)
@@ -150,7 +170,7 @@ def test_a_killed_run_is_marked_abandoned_and_a_live_one_is_not(warehouse: str) 
     try:
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait(timeout=10)
-        time.sleep(0.5)  # the server notices the closed connection
+        _wait_until_released(warehouse, killed_id)
 
         with PipelineRunRecorder(warehouse, str(uuid.uuid4()), command="run"):
             pass

@@ -106,7 +106,7 @@ def mark_abandoned_runs(conn: Connection, found_by: uuid.UUID) -> list[uuid.UUID
     ).fetchall()
     marked: list[uuid.UUID] = []
     for run_id, process in rows:
-        key = (locks.RUN_CLASS, _run_lock_id(run_id))
+        key = (locks.RUN_CLASS, run_lock_id(run_id))
         (is_free,) = _one(conn, "select pg_try_advisory_lock(%s, %s)", key)
         if not is_free:
             continue  # its process is alive: the run is still going
@@ -136,7 +136,7 @@ def mark_abandoned_runs(conn: Connection, found_by: uuid.UUID) -> list[uuid.UUID
     return marked
 
 
-def _run_lock_id(run_id: uuid.UUID) -> int:
+def run_lock_id(run_id: uuid.UUID) -> int:
     """The run's lock id: its UUID's first 31 bits (a positive int4)."""
     return int(run_id.hex[:8], 16) & 0x7FFFFFFF
 
@@ -248,7 +248,7 @@ class PipelineRunRecorder:
         try:
             conn.execute(
                 "select pg_advisory_lock(%s, %s)",
-                (locks.RUN_CLASS, _run_lock_id(self.run_id)),
+                (locks.RUN_CLASS, run_lock_id(self.run_id)),
             )
             mark_abandoned_runs(conn, self.run_id)
             start_pipeline_run(conn, self.run_id, self.command, locks.process_name())
