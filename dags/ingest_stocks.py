@@ -5,8 +5,10 @@ Extracts daily prices, splits and dividends from Alpha Vantage for a universe of
 tickers and lands every raw answer in the lake.
 
 * **Schedule:** weekdays at 18:30 New York time, after the US close.
-* **Param `tickers`:** a list of symbols, or null for the configured universe
-  (`STOCKS_ELT_TICKERS`).
+* **Params:** `tickers`, a list of symbols; or `universe`, a `listing:` spec
+  (`listing:exchange=NYSE,NASDAQ;type=Stock;limit=500`) that selects symbols from
+  the listing; both null: the configured universe (`STOCKS_ELT_TICKERS`, else
+  `STOCKS_ELT_UNIVERSE`). The universe chosen is recorded with the run.
 * **Mapping:** the tickers are split into batches (`STOCKS_ELT_BATCH_SIZE`) and
   one `extract_batch` task runs per batch, never per ticker; the batches are merged
   further when they would exceed `[core] max_map_length`.
@@ -46,19 +48,29 @@ from stocks_elt.orchestration.defaults import DEFAULT_ARGS
             type=["null", "array"],
             items={"type": "string"},
             minItems=1,
-            description="Symbols to extract; null means the configured universe.",
-        )
+            description="Symbols to extract; null means the universe.",
+        ),
+        "universe": Param(
+            None,
+            type=["null", "string"],
+            pattern="^listing:",
+            description="Symbols from the listing, e.g. "
+            "listing:exchange=NYSE,NASDAQ;type=Stock;limit=500; null means "
+            "STOCKS_ELT_UNIVERSE (or STOCKS_ELT_TICKERS). tickers wins.",
+        ),
     },
     tags=["stocks", "extract"],
     doc_md=__doc__,
 )
 def ingest_stocks() -> None:
     @task
-    def plan_batches(*, params: dict[str, Any] | None = None) -> list[list[str]]:
-        """Validate the tickers and split them into batches that fit the map."""
+    def plan_batches(
+        *, params: dict[str, Any] | None = None, run_id: str | None = None
+    ) -> list[list[str]]:
+        """Choose the universe and split it into batches that fit the map."""
         from stocks_elt.orchestration import tasks
 
-        return tasks.plan_batches(params)
+        return tasks.plan_batches(params, run_id)
 
     @task(pool=ALPHA_VANTAGE_POOL)
     def extract_batch(

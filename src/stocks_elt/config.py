@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stocks_elt.errors import ConfigError, InvalidSymbol
 from stocks_elt.market.symbols import parse_symbols
+from stocks_elt.market.universe import UniverseError, parse_universe
 
 _ENV_PREFIX = "STOCKS_ELT_"
 
@@ -37,6 +38,7 @@ _EXAMPLES: dict[str, str] = {
     "extract_concurrency": "STOCKS_ELT_EXTRACT_CONCURRENCY=4",
     "batch_size": "STOCKS_ELT_BATCH_SIZE=20",
     "tickers": "STOCKS_ELT_TICKERS=IBM,MSFT,BRK.B",
+    "universe": "STOCKS_ELT_UNIVERSE=listing:exchange=NYSE,NASDAQ;type=Stock;limit=500",
     "data_dir": "STOCKS_ELT_DATA_DIR=./.stocks_elt",
     "lake_url": "STOCKS_ELT_LAKE_URL=s3://stocks-lake/raw",
     "s3_endpoint_url": "STOCKS_ELT_S3_ENDPOINT_URL=http://127.0.0.1:9000",
@@ -89,6 +91,9 @@ class Settings(BaseSettings):
     extract_concurrency: int = Field(default=4, ge=1, le=64)
     batch_size: int = Field(default=20, ge=1, le=1000)
     tickers: Annotated[tuple[str, ...], NoDecode] = ("IBM",)
+    # A universe chosen from the listing (stocks_elt.market.universe); explicit
+    # tickers win when both are set.
+    universe: str | None = None
     data_dir: Path = Path(".stocks_elt")
     lake_url: str | None = None
     s3_endpoint_url: str | None = None
@@ -124,6 +129,21 @@ class Settings(BaseSettings):
         if not symbols:
             raise ValueError("no ticker given")
         return symbols
+
+    @field_validator("universe")
+    @classmethod
+    def _is_universe(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return parse_universe(value).text
+        except UniverseError as exc:
+            raise ValueError(exc.reason) from None
+
+    @property
+    def has_explicit_tickers(self) -> bool:
+        """Whether STOCKS_ELT_TICKERS (or a ``tickers`` override) was set."""
+        return "tickers" in self.model_fields_set
 
     @field_validator("alpha_vantage_base_url", "s3_endpoint_url")
     @classmethod

@@ -38,6 +38,9 @@ from stocks_elt.results import (
 )
 
 if TYPE_CHECKING:
+    from stocks_elt.stages.universe import Universe
+
+if TYPE_CHECKING:
     from stocks_elt.config import Settings
     from stocks_elt.warehouse.audit.runs import PipelineRunRecorder
 
@@ -129,25 +132,60 @@ def _recorded(
         )
 
 
+def choose_universe(
+    settings: Settings | None = None,
+    tickers: Sequence[str] | None = None,
+    universe: str | None = None,
+) -> Universe:
+    """Return the symbols to extract: explicit tickers, or a ``listing:`` universe
+    (``STOCKS_ELT_UNIVERSE``) read from the newest LISTING_STATUS in the lake,
+    fetched first when there is none.
+
+    Raises:
+        InvalidSymbol: a ticker breaks the symbol rule.
+        UniverseError: the universe does not parse or selects nothing (exit 2).
+    """
+    from stocks_elt.stages.universe import choose_universe as _choose
+
+    chosen = _settings(settings)
+    with _outages(chosen, "universe"):
+        return _choose(chosen, list(tickers) if tickers is not None else None, universe)
+
+
 def plan_batches(
-    tickers: Sequence[str] | None = None, settings: Settings | None = None
+    tickers: Sequence[str] | None = None,
+    settings: Settings | None = None,
+    *,
+    universe: str | None = None,
+    run_id: str | None = None,
+    record_as: str | None = None,
 ) -> list[list[str]]:
     """Split the universe into batches of ``settings.batch_size`` symbols.
 
     Args:
-        tickers: symbols to extract; None means ``settings.tickers``.
+        tickers: symbols to extract; None means the universe (``universe``, or the
+            configured tickers or ``STOCKS_ELT_UNIVERSE``; see
+            ``choose_universe``).
+        universe: a ``listing:`` spec, used when no tickers are given.
+        run_id: the run; with ``record_as``, its universe is recorded.
 
     Returns:
         Batches of validated symbols, symbols deferred by an earlier run first.
 
     Raises:
         InvalidSymbol: a ticker breaks the symbol rule.
+        UniverseError: the universe does not parse or selects nothing.
     """
     from stocks_elt.stages.extract import plan_batches as _plan
 
     chosen = _settings(settings)
+    picked = choose_universe(chosen, tickers, universe)
+    if record_as is not None and run_id is not None:
+        from stocks_elt.warehouse.audit.runs import record_universe_of
+
+        record_universe_of(chosen, run_id, picked.source, command=record_as)
     with _outages(chosen, "plan"):
-        return _plan(chosen, tickers)
+        return _plan(chosen, picked.symbols)
 
 
 def extract_batch(
@@ -306,8 +344,9 @@ def finish_run(
 
 def run_pipeline(
     settings: Settings,
-    symbols: Sequence[str],
+    symbols: Sequence[str] | None = None,
     *,
+    universe: str | None = None,
     as_of: date | None = None,
     transform: bool = True,
     progress: Progress | None = None,
@@ -321,7 +360,9 @@ def run_pipeline(
 
     Args:
         settings: the configuration, read once by the caller.
-        symbols: validated symbols, fetched in this order.
+        symbols: symbols to fetch, in this order; None runs the universe
+            (``universe``, or the configured one: see ``choose_universe``).
+        universe: a ``listing:`` spec, used when no symbols are given.
         as_of: the trading date the run is for (default: today in New York).
         transform: False stops after the quality gate.
         progress: told as extract and load advance.
@@ -338,9 +379,12 @@ def run_pipeline(
     from stocks_elt.warehouse.audit.runs import PipelineRunRecorder
 
     settings = _settings(settings)
+    picked = choose_universe(settings, symbols, universe)
+    symbols = picked.symbols
     run_id = str(uuid.uuid4())
-    summary = RunSummary(run_id=run_id, symbols=tuple(symbols))
+    summary = RunSummary(run_id=run_id, symbols=symbols, universe=picked.source)
     with PipelineRunRecorder(settings, run_id, command="run") as recorder:
+        recorder.record_universe(picked.source)
         with _stage(summary, "extract", recorder):
             extracted = extract_batch(
                 symbols, settings, run_id, as_of, progress=progress

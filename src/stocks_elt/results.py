@@ -281,6 +281,7 @@ class RunSummary:
 
     run_id: str
     symbols: tuple[str, ...]
+    universe: str = "tickers"
     outcome: str = "running"
     message: str | None = None
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -291,6 +292,7 @@ class RunSummary:
         return {
             "run_id": self.run_id,
             "symbols": list(self.symbols),
+            "universe": self.universe,
             "outcome": self.outcome,
             "message": self.message,
             "stages": self.stages,

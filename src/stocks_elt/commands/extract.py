@@ -15,6 +15,7 @@ from rich.table import Table
 from stocks_elt.commands.progress import progress_bars
 from stocks_elt.config import check_writable_paths, load_settings
 from stocks_elt.market.symbols import parse_symbols
+from stocks_elt.market.universe import parse_universe
 
 _OUTCOME_STYLES = {
     "fetched": "green",
@@ -32,12 +33,20 @@ _OUTCOME_STYLES = {
     help="Comma-separated symbols to fetch (default: STOCKS_ELT_TICKERS).",
 )
 @click.option(
+    "--universe",
+    metavar="SPEC",
+    help="Symbols from the listing, e.g. listing:exchange=NYSE;limit=50 "
+    "(default: STOCKS_ELT_UNIVERSE); --symbols wins.",
+)
+@click.option(
     "--as-of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="The run's date, YYYY-MM-DD (default: today in New York).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def extract_command(symbols: str | None, as_of: datetime | None, as_json: bool) -> None:
+def extract_command(
+    symbols: str | None, universe: str | None, as_of: datetime | None, as_json: bool
+) -> None:
     """Fetch daily prices (and splits, dividends) into the raw lake.
 
     Exit code 0 when every symbol was fetched, unchanged or deferred (the day's
@@ -47,10 +56,13 @@ def extract_command(symbols: str | None, as_of: datetime | None, as_json: bool) 
     from stocks_elt import pipeline
 
     settings = load_settings()
-    wanted = parse_symbols(symbols) if symbols is not None else settings.tickers
-    if not wanted:
+    given = parse_symbols(symbols) if symbols is not None else None
+    if given is not None and not given:
         raise click.BadParameter("names no symbol", param_hint="--symbols")
+    if universe is not None:
+        parse_universe(universe, variable="--universe")
     check_writable_paths(settings)
+    wanted = pipeline.choose_universe(settings, given, universe).symbols
     with progress_bars(None if as_json else Console(stderr=True)) as bars:
         result = pipeline.extract_batch(
             wanted,

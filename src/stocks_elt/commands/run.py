@@ -27,6 +27,7 @@ from stocks_elt.commands.progress import progress_bars
 from stocks_elt.config import check_writable_paths, load_settings
 from stocks_elt.market import calendar
 from stocks_elt.market.symbols import parse_symbols
+from stocks_elt.market.universe import parse_universe
 from stocks_elt.results import RunSummary
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,14 @@ def _emit(summary: RunSummary, as_json: bool, console: Console) -> None:
 
 @click.command("run")
 @click.option(
-    "--symbols", help="Comma-separated tickers (default: STOCKS_ELT_TICKERS)."
+    "--symbols",
+    help="Comma-separated tickers (default: STOCKS_ELT_TICKERS, or the universe).",
+)
+@click.option(
+    "--universe",
+    metavar="SPEC",
+    help="Symbols from the listing, e.g. listing:exchange=NYSE,NASDAQ;type=Stock;"
+    "limit=500 (default: STOCKS_ELT_UNIVERSE); --symbols wins.",
 )
 @click.option(
     "--as-of",
@@ -104,13 +112,19 @@ def _emit(summary: RunSummary, as_json: bool, console: Console) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--no-transform", is_flag=True, help="Stop after the quality gate.")
 def run_command(
-    symbols: str | None, as_of: datetime | None, as_json: bool, no_transform: bool
+    symbols: str | None,
+    universe: str | None,
+    as_of: datetime | None,
+    as_json: bool,
+    no_transform: bool,
 ) -> None:
     """Extract, load, check and transform: the whole pipeline, in-process."""
     settings = load_settings()
-    chosen = parse_symbols(symbols) if symbols is not None else settings.tickers
-    if not chosen:
+    chosen = parse_symbols(symbols) if symbols is not None else None
+    if chosen is not None and not chosen:
         raise click.BadParameter("names no symbol", param_hint="--symbols")
+    if universe is not None:
+        parse_universe(universe, variable="--universe")
     check_writable_paths(settings)
     console = Console(stderr=True)
     if settings.is_demo_key:
@@ -122,6 +136,7 @@ def run_command(
         summary = pipeline.run_pipeline(
             settings,
             chosen,
+            universe=universe,
             as_of=as_of.date() if as_of else None,
             transform=not no_transform,
             progress=bars,

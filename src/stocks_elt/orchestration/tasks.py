@@ -28,16 +28,25 @@ LOAD_DAG = "load_stocks_from_minio"
 # -- ingest_stocks -------------------------------------------------------------------
 
 
-def plan_batches(params: Mapping[str, Any] | None) -> list[list[str]]:
-    """Validate the tickers (the ``tickers`` param, or the configured universe)
-    and split them into batches that fit ``[core] max_map_length``."""
+def plan_batches(
+    params: Mapping[str, Any] | None, run_id: str | None = None
+) -> list[list[str]]:
+    """Choose the universe (the ``tickers`` or ``universe`` param, or the
+    configured one) and split it into batches that fit ``[core] max_map_length``.
+    """
     from airflow.sdk import conf
 
     from stocks_elt import pipeline
     from stocks_elt.orchestration.connections import task_settings
 
-    tickers = (params or {}).get("tickers")
-    batches = pipeline.plan_batches(tickers, task_settings())
+    given = params or {}
+    batches = pipeline.plan_batches(
+        given.get("tickers"),
+        task_settings(),
+        universe=given.get("universe"),
+        run_id=run_id,
+        record_as=INGEST_DAG,
+    )
     limit = conf.getint("core", "max_map_length")
     fitted = fit_batches(batches, limit)
     logger.info(

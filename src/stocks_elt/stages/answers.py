@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from uuid import UUID
 
-from stocks_elt.alpha_vantage.client import ApiAnswer
+from stocks_elt.alpha_vantage.client import AlphaVantageClient, ApiAnswer
+from stocks_elt.config import Settings
 from stocks_elt.lake.base import Lake
 from stocks_elt.lake.keys import answer_key, answer_prefix
+from stocks_elt.warehouse.audit.api_calls import WarehouseQuota
+from stocks_elt.warehouse.connection import warehouse_url
 from stocks_elt.warehouse.pending import PendingRecorder
 
 logger = logging.getLogger(__name__)
@@ -74,3 +80,20 @@ class AnswerStore:
         if found is not None and found.metadata.get("sha256"):
             return found.metadata["sha256"]
         return hashlib.sha256(self.lake.get(key)).hexdigest()
+
+
+@contextmanager
+def api_session(
+    settings: Settings, lake: Lake, run_id: UUID
+) -> Iterator[tuple[AlphaVantageClient, AnswerStore]]:
+    """A client held to the key's shared limits, and the store its answers go to.
+
+    Raises:
+        WarehouseError: the warehouse (the quota ledger) cannot be reached.
+    """
+    with (
+        WarehouseQuota.from_settings(settings) as ledger,
+        PendingRecorder(warehouse_url(settings), run_id) as announcer,
+        AlphaVantageClient.from_settings(settings, ledger=ledger) as client,
+    ):
+        yield client, AnswerStore(lake, announcer)

@@ -69,15 +69,13 @@ from stocks_elt.results import (
     Outcome,
     SymbolOutcome,
 )
-from stocks_elt.stages.answers import AnswerStore
+from stocks_elt.stages.answers import AnswerStore, api_session
 from stocks_elt.warehouse.audit import as_run_uuid
-from stocks_elt.warehouse.audit.api_calls import WarehouseQuota
 from stocks_elt.warehouse.audit.extract import (
     deferred_symbols,
     record_extract_outcomes,
 )
-from stocks_elt.warehouse.connection import connect, warehouse_url
-from stocks_elt.warehouse.pending import PendingRecorder
+from stocks_elt.warehouse.connection import connect
 
 logger = logging.getLogger(__name__)
 
@@ -194,12 +192,8 @@ def extract(
         as_of,
         last_session,
     )
-    with (
-        WarehouseQuota.from_settings(settings) as ledger,
-        PendingRecorder(warehouse_url(settings), run_uuid) as announcer,
-        AlphaVantageClient.from_settings(settings, ledger=ledger) as client,
-    ):
-        run = _Run(settings, client, AnswerStore(lake, announcer), state, last_session)
+    with api_session(settings, lake, run_uuid) as (client, answers):
+        run = _Run(settings, client, answers, state, last_session)
         outcomes = run.fetch_prices(ordered, progress)
         outcomes = run.fetch_overviews(outcomes)
         if any(item.outcome in ("fetched", "unchanged") for item in outcomes):

@@ -85,6 +85,21 @@ def start_pipeline_run(
     logger.info("pipeline run started run_id=%s command=%s", run_id, command)
 
 
+def record_universe(
+    conn: Connection, run_id: uuid.UUID, universe: str, command: str
+) -> None:
+    """Record the universe a run extracted (``tickers`` or a ``listing:`` spec).
+
+    Starts the run's record when it has none yet (an Airflow run's first task).
+    """
+    start_pipeline_run(conn, run_id, command)
+    with conn.transaction():
+        conn.execute(
+            "update audit.pipeline_runs set universe = %s where run_id = %s",
+            (universe, run_id),
+        )
+
+
 def mark_abandoned_runs(conn: Connection, found_by: uuid.UUID) -> list[uuid.UUID]:
     """Mark ``abandoned`` every run left ``running`` whose process is gone.
 
@@ -264,6 +279,11 @@ class PipelineRunRecorder:
         with self._connect() as conn:
             add_pipeline_stage(conn, self.run_id, stage, duration_seconds, counts)
 
+    def record_universe(self, universe: str) -> None:
+        """Record the universe the run extracts (see ``record_universe``)."""
+        with self._connect() as conn:
+            record_universe(conn, self.run_id, universe, self.command)
+
     def fail_stage(self, stage: str, duration_seconds: float, exc: Exception) -> None:
         """Record a failed stage and the run's failure, as far as the warehouse
         lets: when it is the warehouse that failed, the error on its way out says
@@ -380,3 +400,15 @@ def _connect(settings_or_url: Settings | str) -> Iterator[Connection]:
     )
     with connect(url, autocommit=True) as conn:
         yield conn
+
+
+def record_universe_of(
+    settings_or_url: Settings | str, run_id: str, universe: str, *, command: str
+) -> None:
+    """Record a run's universe from a task (best effort, like ``record_stage``)."""
+    run_uuid = as_run_uuid(run_id)
+    try:
+        with _connect(settings_or_url) as conn:
+            record_universe(conn, run_uuid, universe, command)
+    except (StocksEltError, psycopg.Error) as exc:
+        logger.warning("universe not recorded run_id=%s reason=%s", run_uuid, exc)

@@ -1,0 +1,3 @@
+-- Which universe a run extracted: "tickers", or the canonical listing: spec it
+-- was chosen by (STOCKS_ELT_UNIVERSE), so a run's symbols can be explained later.
+alter table audit.pipeline_runs add column universe text;
