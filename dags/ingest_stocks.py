@@ -18,8 +18,9 @@ tickers and lands every raw answer in the lake.
   `announce_new_objects`; the next run extracts them first.
 * **Failed symbols** (not found, refused): the others are announced and loaded,
   then `check_symbol_outcomes` fails the run naming each symbol and the reason.
-* **Emits** `s3://stocks-lake/raw/alpha_vantage` with `extra.objects`, the new lake
-  keys, which `load_stocks_from_minio` loads.
+* **Emits** `s3://stocks-lake/raw/alpha_vantage` with `extra.manifest`, the lake
+  object listing the run's new keys (the event stays small whatever the
+  universe), which `load_stocks_from_minio` loads.
 """
 
 from __future__ import annotations

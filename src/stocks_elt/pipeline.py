@@ -339,6 +339,42 @@ def finish_run(
         )
 
 
+def write_run_manifest(
+    settings: Settings | None, run_id: str, *, dag_id: str
+) -> tuple[str, int] | None:
+    """Write the manifest of a run's new lake objects; return its key and how many
+    objects it names, or None when the run wrote none.
+
+    The objects are the ones the run announced and no load took yet
+    (``raw.pending_objects``), so the run's tasks need not pass their keys along.
+    """
+    from stocks_elt.lake import open_lake
+    from stocks_elt.lake.manifests import manifest_key, write_manifest
+    from stocks_elt.warehouse.audit import as_run_uuid
+    from stocks_elt.warehouse.connection import connect, warehouse_url
+    from stocks_elt.warehouse.pending import keys_of_run
+
+    chosen = _settings(settings)
+    run_uuid = as_run_uuid(run_id)
+    with _outages(chosen, "manifest"):
+        with connect(warehouse_url(chosen)) as conn:
+            keys = keys_of_run(conn, run_uuid)
+        if not keys:
+            return None
+        key = write_manifest(
+            open_lake(chosen), manifest_key(dag_id, run_uuid), run_id, keys
+        )
+    return key, len(keys)
+
+
+def read_run_manifest(settings: Settings | None, key: str) -> list[str]:
+    """Return the lake keys a run manifest names."""
+    from stocks_elt.lake import open_lake
+    from stocks_elt.lake.manifests import read_manifest
+
+    return read_manifest(open_lake(_settings(settings)), key)
+
+
 # -- the whole pipeline, in-process ---------------------------------------------
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -80,36 +81,43 @@ def extract_batch(
             "deferred symbols=%s reason=daily quota; the next run takes them first",
             ",".join(summary["deferred"]),
         )
-    return {**summary, "objects": sorted(result.object_keys)}
+    return summary
 
 
 def announce_new_objects(
     results: Iterable[Mapping[str, Any]], outlet_events: Any, run_id: str | None
 ) -> dict[str, Any]:
-    """Emit the lake Asset naming the new objects; skip when there are none."""
+    """Write the run's manifest and emit the lake Asset naming it; skip when the
+    run wrote nothing. The event's size does not grow with the universe."""
     from airflow.sdk.exceptions import AirflowSkipException
 
+    from stocks_elt import pipeline
+    from stocks_elt.orchestration.connections import task_settings
+
     summary = summarize_extracts(results)
-    objects, deferred = summary["objects"], summary["deferred"]
+    deferred = summary["deferred"]
     logger.info(
         "extracted batches=%d objects=%d deferred=%d outcomes=%s",
         summary["batches"],
-        len(objects),
+        summary["objects"],
         len(deferred),
         summary["outcomes"],
     )
-    if not objects:
+    written = (
+        pipeline.write_run_manifest(task_settings(), run_id, dag_id=INGEST_DAG)
+        if run_id is not None
+        else None
+    )
+    if written is None:
         raise AirflowSkipException("no new lake objects; nothing to load")
+    manifest, objects = written
     outlet_events[LAKE_RAW].extra = {
+        "manifest": manifest,
         "objects": objects,
-        "deferred": deferred,
+        "deferred": len(deferred),
         "source_run_id": run_id,
     }
-    return {
-        "objects": len(objects),
-        "deferred": deferred,
-        "outcomes": summary["outcomes"],
-    }
+    return {"manifest": manifest, "objects": objects, "deferred": deferred}
 
 
 def check_symbol_outcomes(
@@ -147,17 +155,25 @@ def check_symbol_outcomes(
 def load_new_objects(
     triggering_asset_events: Any, run_id: str | None
 ) -> dict[str, Any]:
-    """Load the announced objects, and every one extract announced that no load
-    recorded (a manual run without an event scans the whole lake)."""
+    """Load the objects the triggering events' manifests name, and every one
+    extract announced that no load recorded (a run without an event scans the
+    whole lake)."""
     from stocks_elt import pipeline
     from stocks_elt.orchestration.connections import task_settings
 
-    keys = objects_from_events(triggering_asset_events)
+    settings = task_settings()
+    announced = announced_by_events(triggering_asset_events)
+    keys: list[str] | None = None
+    if announced is not None:
+        keys = sorted(set(announced.objects))
+        for manifest in announced.manifests:
+            keys.extend(pipeline.read_run_manifest(settings, manifest))
+        keys = sorted(set(keys))
     logger.info(
         "loading announced=%s",
         "none: every object not yet loaded" if keys is None else len(keys),
     )
-    result = pipeline.load_objects(keys, task_settings(), run_id, record_as=LOAD_DAG)
+    result = pipeline.load_objects(keys, settings, run_id, record_as=LOAD_DAG)
     return result.as_dict()
 
 
@@ -217,23 +233,23 @@ def summarize_extracts(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Combine the XCom summaries of the mapped extract tasks.
 
     Returns:
-        ``{"objects": sorted new lake keys, "deferred": sorted symbols, "failed":
+        ``{"objects": new lake objects, "deferred": sorted symbols, "failed":
         {symbol: reason} by symbol, "outcomes": {outcome: count}, "batches": n}``.
     """
-    objects: set[str] = set()
+    objects = 0
     deferred: set[str] = set()
     failed: dict[str, str] = {}
     outcomes: dict[str, int] = {}
     batches = 0
     for result in results:
         batches += 1
-        objects.update(result.get("objects", ()))
+        objects += int(result.get("objects", 0))
         deferred.update(result.get("deferred", ()))
         failed.update(result.get("failed", {}))
         for outcome, count in result.get("outcomes", {}).items():
             outcomes[outcome] = outcomes.get(outcome, 0) + int(count)
     return {
-        "objects": sorted(objects),
+        "objects": objects,
         "deferred": sorted(deferred),
         "failed": dict(sorted(failed.items())),
         "outcomes": dict(sorted(outcomes.items())),
@@ -241,24 +257,34 @@ def summarize_extracts(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def objects_from_events(
+@dataclass(frozen=True)
+class Announced:
+    """What the triggering events of the lake Asset announced."""
+
+    manifests: tuple[str, ...] = ()
+    objects: tuple[str, ...] = ()
+
+
+def announced_by_events(
     triggering_asset_events: Mapping[Any, Sequence[Any]] | None,
-) -> list[str] | None:
-    """Return the lake keys the triggering events of the lake Asset list.
+) -> Announced | None:
+    """Return the manifests (and any listed keys) the lake Asset's events name.
 
     Args:
         triggering_asset_events: Airflow's ``{asset: [event, ...]}`` of the run;
-            each event's ``extra`` may hold ``"objects": [key, ...]``.
+            an event's ``extra`` names a ``manifest`` (what ``ingest_stocks``
+            emits), or lists ``objects`` as keys (an event posted by hand).
 
     Returns:
-        The union of the listed keys, sorted; None when the run has no event or an
-        event lists no objects (a manual run, or an event posted through the REST
-        API): then the load scans the lake for every object not yet loaded.
+        What they announce; None when the run has no event, or an event names
+        neither (a manual run, or a bare REST event): then the load scans the lake
+        for every object not yet loaded.
 
     Raises:
-        ValueError: an event's ``objects`` is not a list of strings; the message
-            names the event's source run.
+        ValueError: an event's ``manifest`` or ``objects`` is malformed; the
+            message names the event's source run.
     """
+    manifests: set[str] = set()
     keys: set[str] = set()
     seen_event = False
     for event_asset, events in (triggering_asset_events or {}).items():
@@ -267,19 +293,29 @@ def objects_from_events(
         for event in events:
             seen_event = True
             extra = getattr(event, "extra", None) or {}
-            listed = extra.get("objects")
-            if listed is None:
+            manifest, listed = extra.get("manifest"), extra.get("objects")
+            source = getattr(event, "source_run_id", None) or "?"
+            if manifest is not None:
+                if not isinstance(manifest, str):
+                    raise ValueError(
+                        f"asset event from run {source} has extra.manifest="
+                        f"{manifest!r:.200}; expected a lake key"
+                    )
+                manifests.add(manifest)
+            elif listed is not None:
+                if not isinstance(listed, list) or not all(
+                    isinstance(key, str) for key in listed
+                ):
+                    raise ValueError(
+                        f"asset event from run {source} has extra.objects="
+                        f"{listed!r:.200}; expected a list of lake keys"
+                    )
+                keys.update(listed)
+            else:
                 return None
-            if not isinstance(listed, list) or not all(
-                isinstance(key, str) for key in listed
-            ):
-                source = getattr(event, "source_run_id", None) or "?"
-                raise ValueError(
-                    f"asset event from run {source} has extra.objects={listed!r:.200}; "
-                    "expected a list of lake keys"
-                )
-            keys.update(listed)
-    return sorted(keys) if seen_event else None
+    if not seen_event:
+        return None
+    return Announced(tuple(sorted(manifests)), tuple(sorted(keys)))
 
 
 def _asset_uri(asset: Any) -> str | None:

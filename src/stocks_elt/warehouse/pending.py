@@ -64,6 +64,16 @@ def pending_keys(conn: Connection) -> list[tuple[str, datetime]]:
     return [(str(key), at) for key, at in rows]
 
 
+def keys_of_run(conn: Connection, run_id: UUID) -> list[str]:
+    """Return the pending objects one run announced (a run's new, unloaded keys)."""
+    rows = conn.execute(
+        "select object_key from raw.pending_objects where run_id = %s"
+        " order by object_key",
+        (run_id,),
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
 def forget(conn: Connection, object_key: str) -> None:
     """Drop ``object_key`` from the pending objects (it is loaded or refused)."""
     conn.execute("delete from raw.pending_objects where object_key = %s", (object_key,))

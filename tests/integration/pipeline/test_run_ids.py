@@ -56,3 +56,30 @@ def test_an_airflow_run_id_is_one_uuid_in_every_table(
         }
     expected = as_run_uuid(AIRFLOW_RUN_ID)
     assert found == {table: {expected} for table in found}
+
+
+def test_a_run_manifest_lists_the_objects_the_run_wrote(
+    emulator: RunningEmulator, warehouse: str, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        alpha_vantage_api_key=PREMIUM_KEY,
+        alpha_vantage_base_url=emulator.base_url,
+        alpha_vantage_is_premium=True,
+        alpha_vantage_calls_per_second=50,
+        alpha_vantage_daily_quota=0,
+        data_dir=tmp_path / "data",
+        warehouse_url=warehouse,
+    )
+    first = pipeline.extract_batch(["IBM"], settings, AIRFLOW_RUN_ID, EMULATOR_TODAY)
+    second = pipeline.extract_batch(["KO"], settings, AIRFLOW_RUN_ID, EMULATOR_TODAY)
+
+    written = pipeline.write_run_manifest(
+        settings, AIRFLOW_RUN_ID, dag_id="ingest_stocks"
+    )
+
+    assert written is not None
+    key, count = written
+    expected = sorted({*first.object_keys, *second.object_keys})
+    assert count == len(expected)
+    assert pipeline.read_run_manifest(settings, key) == expected
+    assert pipeline.write_run_manifest(settings, "another-run", dag_id="x") is None

@@ -67,16 +67,16 @@ def test_fit_batches_refuses_a_limit_below_one() -> None:
         tasks.fit_batches([["IBM"]], 0)
 
 
-def test_extract_summaries_are_combined_into_sorted_keys_and_counts() -> None:
+def test_extract_summaries_are_combined_into_counts_and_sorted_symbols() -> None:
     summary = tasks.summarize_extracts(
         [
             {
-                "objects": ["raw/b.json", "raw/a.json"],
+                "objects": 2,
                 "deferred": [],
                 "outcomes": {"fetched": 2},
             },
             {
-                "objects": ["raw/c.json"],
+                "objects": 1,
                 "deferred": ["ZZZ", "MSFT"],
                 "failed": {"NOPE": "not_found: no such symbol"},
                 "outcomes": {"fetched": 1, "deferred": 2, "not_found": 1},
@@ -85,7 +85,7 @@ def test_extract_summaries_are_combined_into_sorted_keys_and_counts() -> None:
     )
 
     assert summary == {
-        "objects": ["raw/a.json", "raw/b.json", "raw/c.json"],
+        "objects": 3,
         "deferred": ["MSFT", "ZZZ"],
         "failed": {"NOPE": "not_found: no such symbol"},
         "outcomes": {"deferred": 2, "fetched": 3, "not_found": 1},
@@ -101,9 +101,23 @@ def test_events_of_the_lake_asset_give_the_union_of_their_objects() -> None:
         ]
     }
 
-    keys = tasks.objects_from_events(events)
+    announced = tasks.announced_by_events(events)
 
-    assert keys == ["raw/k1.json", "raw/k2.json", "raw/k3.json"]
+    assert announced == tasks.Announced(
+        objects=("raw/k1.json", "raw/k2.json", "raw/k3.json")
+    )
+
+
+def test_events_of_an_ingest_run_name_its_manifest_not_its_keys() -> None:
+    manifest = "manifests/ingest_stocks/run=0f0e.json"
+    events = {
+        LAKE_RAW: [
+            FakeEvent({"manifest": manifest, "objects": 5000, "deferred": 0}),
+            FakeEvent({"manifest": manifest, "objects": 5000, "deferred": 0}),
+        ]
+    }
+
+    assert tasks.announced_by_events(events) == tasks.Announced(manifests=(manifest,))
 
 
 def test_events_of_other_assets_are_ignored() -> None:
@@ -112,12 +126,14 @@ def test_events_of_other_assets_are_ignored() -> None:
         LAKE_RAW: [FakeEvent({"objects": ["raw/mine.json"]})],
     }
 
-    assert tasks.objects_from_events(events) == ["raw/mine.json"]
+    assert tasks.announced_by_events(events) == tasks.Announced(
+        objects=("raw/mine.json",)
+    )
 
 
 def test_a_run_without_events_loads_everything_not_yet_loaded() -> None:
-    assert tasks.objects_from_events({}) is None
-    assert tasks.objects_from_events(None) is None
+    assert tasks.announced_by_events({}) is None
+    assert tasks.announced_by_events(None) is None
 
 
 def test_an_event_without_an_object_list_loads_everything_not_yet_loaded() -> None:
@@ -128,14 +144,14 @@ def test_an_event_without_an_object_list_loads_everything_not_yet_loaded() -> No
         ]
     }
 
-    assert tasks.objects_from_events(events) is None
+    assert tasks.announced_by_events(events) is None
 
 
 def test_an_event_whose_objects_are_not_keys_is_refused_naming_its_run() -> None:
     events = {LAKE_RAW: [FakeEvent({"objects": "raw/k1.json"})]}
 
     with pytest.raises(ValueError, match=r"manual__2024-06-21T22:30:00\+00:00"):
-        tasks.objects_from_events(events)
+        tasks.announced_by_events(events)
 
 
 @pytest.mark.parametrize(
