@@ -48,6 +48,7 @@ _EXAMPLES: dict[str, str] = {
     "warehouse_url": "STOCKS_ELT_WAREHOUSE_URL=postgresql://user:pass@host:5432/stocks",
     "airflow_user": "STOCKS_ELT_AIRFLOW_USER=admin",
     "airflow_password": "STOCKS_ELT_AIRFLOW_PASSWORD=a-long-random-password",
+    "airflow_broker_url": "STOCKS_ELT_AIRFLOW_BROKER_URL=redis://127.0.0.1:6379/0",
 }
 
 
@@ -110,6 +111,8 @@ class Settings(BaseSettings):
     # The login of the local Airflow (`stocks-elt airflow`); None: generated once.
     airflow_user: str = Field(default="admin", pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
     airflow_password: SecretStr | None = None
+    # The Celery broker of `stocks-elt airflow --executor celery` (Redis or RabbitMQ).
+    airflow_broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
 
     @field_validator("alpha_vantage_api_key", mode="before")
     @classmethod
@@ -166,6 +169,16 @@ class Settings(BaseSettings):
         if parts.scheme == "file" and (parts.path or parts.netloc):
             return value
         raise ValueError("neither file:///path nor s3://bucket/prefix")
+
+    @field_validator("airflow_broker_url")
+    @classmethod
+    def _is_broker_url(cls, value: SecretStr) -> SecretStr:
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("redis", "rediss", "amqp", "amqps", "pyamqp"):
+            raise ValueError("not a redis:// or amqp:// URL")
+        if not parts.netloc:
+            raise ValueError("names no host")
+        return value
 
     @field_validator("warehouse_url")
     @classmethod

@@ -33,12 +33,44 @@ from stocks_elt.orchestration.local import LocalAirflow
     show_default=True,
     help="Slots of the alpha_vantage pool when it is first created.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "celery"]),
+    default="local",
+    show_default=True,
+    help="LocalExecutor, or CeleryExecutor with --workers workers (needs an S3 "
+    "lake, a Postgres warehouse and metadata database, a broker).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Celery workers to start (--executor celery).",
+)
+@click.option(
+    "--worker-concurrency",
+    type=click.IntRange(1, 256),
+    default=4,
+    show_default=True,
+    help="Task slots of each Celery worker.",
+)
 def airflow_command(
-    port: int, host: str, dags_folder: Path | None, parallelism: int, pool_slots: int
+    port: int,
+    host: str,
+    dags_folder: Path | None,
+    parallelism: int,
+    pool_slots: int,
+    executor: str,
+    workers: int,
+    worker_concurrency: int,
 ) -> None:
-    """Run Apache Airflow locally with this project's DAGs (Ctrl-C stops it)."""
+    """Run Apache Airflow locally with this project's DAGs (Ctrl-C stops it).
+
+    With --executor celery, the tasks run on --workers Celery workers (broker:
+    STOCKS_ELT_AIRFLOW_BROKER_URL), as they would on several machines.
+    """
     settings = load_settings()
-    check_writable_paths(settings)
     airflow = LocalAirflow(
         settings,
         port=port,
@@ -46,7 +78,12 @@ def airflow_command(
         dags_folder=dags_folder,
         parallelism=parallelism,
         pool_slots=pool_slots,
+        executor=executor,
+        workers=workers,
+        worker_concurrency=worker_concurrency,
     )
+    airflow.check()  # before anything is written or started
+    check_writable_paths(settings)
     click.echo(f"Airflow home: {airflow.home}; preparing the metadata database ...")
     generated = airflow.prepare()
 
@@ -75,6 +112,8 @@ def airflow_command(
                 f"login: {airflow.user} (STOCKS_ELT_AIRFLOW_PASSWORD, or the password "
                 f"kept in {airflow.home / 'passwords.json'})"
             )
+        if executor == "celery":
+            click.echo(f"CeleryExecutor: {workers} worker(s) of {worker_concurrency}")
         click.echo("DAGs: " + ", ".join(DAG_IDS) + ". Ctrl-C stops Airflow.")
         while True:
             airflow.check_running()

@@ -300,7 +300,7 @@ def resolve_settings(settings: Settings) -> Settings:
 
 
 #: Settings that stay with the command: a task has no use for the admin login.
-_NOT_PASSED_ON = frozenset({"airflow_user", "airflow_password"})
+_NOT_PASSED_ON = frozenset({"airflow_user", "airflow_password", "airflow_broker_url"})
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

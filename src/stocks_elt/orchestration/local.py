@@ -5,7 +5,13 @@ A local Apache Airflow 3 running this project's DAGs, no Docker needed
 Four Airflow processes (api-server, scheduler, dag-processor, triggerer) run as
 subprocesses, each in a session of its own, with LocalExecutor and a metadata
 database under ``<data dir>/airflow`` (SQLite unless
-``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` names another). The tasks get the same
+``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` names another). With
+``executor="celery"`` the tasks run on ``workers`` ``airflow celery worker``
+processes instead (CeleryExecutor, broker ``STOCKS_ELT_AIRFLOW_BROKER_URL``,
+results in the metadata database), each with a Celery hostname and a working
+directory of its own, sharing no local disk for data: the lake must be S3/MinIO,
+the warehouse and the metadata database Postgres servers, exactly as when the
+workers run on other machines (``docs/scale-out.md``). The tasks get the same
 configuration as ``stocks-elt run``: every setting is passed on as its environment
 variable, and the lake, the warehouse (the embedded Postgres when none is
 configured) and the API as the Airflow connections the DAGs read
@@ -23,6 +29,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,8 +41,8 @@ from typing import IO, Any
 
 import httpx
 
-from stocks_elt.config import Settings
-from stocks_elt.errors import StocksEltError
+from stocks_elt.config import Settings, redact_url
+from stocks_elt.errors import ConfigError, StocksEltError
 from stocks_elt.orchestration.assets import ALPHA_VANTAGE_POOL
 from stocks_elt.orchestration.connections import (
     connection_environment,
@@ -54,6 +61,20 @@ _PRELOADED_MODULES = (
     "dbt.cli.main",
     "dbt.adapters.postgres",
 )
+
+
+EXECUTORS = ("local", "celery")
+
+
+def worker_hostname() -> str:
+    """The hostname a task instance records: the worker's name when
+    ``stocks-elt airflow`` started several on one machine, else the host's FQDN
+    (Airflow's ``[core] hostname_callable``)."""
+    return os.environ.get("STOCKS_ELT_WORKER_NAME") or socket.getfqdn()
+
+
+class AirflowConfigError(ConfigError):
+    """The local Airflow cannot start as asked (exit code 2); nothing was started."""
 
 
 class AirflowError(StocksEltError):
@@ -77,6 +98,9 @@ class LocalAirflow:
         log_server_ports: ports of the worker's and the triggerer's log servers.
         stop_timeout: seconds the components get to stop before SIGKILL.
         extra_env: more environment variables for the processes (they win).
+        executor: ``local`` (LocalExecutor) or ``celery`` (CeleryExecutor).
+        workers: Celery workers to start (``celery`` only).
+        worker_concurrency: task slots of each Celery worker.
     """
 
     settings: Settings
@@ -88,6 +112,9 @@ class LocalAirflow:
     log_server_ports: tuple[int, int] = (8793, 8794)
     stop_timeout: float = 30.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    executor: str = "local"
+    workers: int = 2
+    worker_concurrency: int = 4
     _processes: dict[str, subprocess.Popen[bytes]] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -95,6 +122,7 @@ class LocalAirflow:
     _password: str | None = field(default=None, init=False, repr=False)
     _resolved: Settings | None = field(default=None, init=False, repr=False)
     _api: httpx.Client | None = field(default=None, init=False, repr=False)
+    _killed: set[str] = field(default_factory=set, init=False, repr=False)
 
     @property
     def home(self) -> Path:
@@ -129,11 +157,52 @@ class LocalAirflow:
         Raises:
             AirflowError: ``airflow db migrate`` failed; the message has its output.
         """
+        self.check()
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "run").mkdir(exist_ok=True)
         generated = self._write_password_file()
         self._run_once(["db", "migrate"], "db-migrate")
         return generated
+
+    def check(self) -> None:
+        """Refuse, before anything starts, what the executor cannot run with.
+
+        Celery workers share no local disk and may run on other machines: the lake
+        must be S3/MinIO, the warehouse and the metadata database Postgres
+        servers, and the broker must answer.
+
+        Raises:
+            AirflowConfigError: one line naming the setting and an example.
+        """
+        if self.executor not in EXECUTORS:
+            raise AirflowConfigError(
+                f"--executor {self.executor!r}: choose {' or '.join(EXECUTORS)}"
+            )
+        if self.executor != "celery":
+            return
+        if self.workers < 1:
+            raise AirflowConfigError(f"--workers {self.workers}: at least 1")
+        lake = self.settings.resolved_lake_url
+        if not lake.startswith("s3://"):
+            raise AirflowConfigError(
+                f"--executor celery: the lake is {lake}, a folder the workers do not "
+                "share; set STOCKS_ELT_LAKE_URL=s3://stocks-lake/raw (MinIO or S3)"
+            )
+        if self.settings.warehouse_url is None:
+            raise AirflowConfigError(
+                "--executor celery: the warehouse is the embedded Postgres, which "
+                "other workers cannot reach; set "
+                "STOCKS_ELT_WAREHOUSE_URL=postgresql://user:pass@host:5432/stocks"
+            )
+        metadata = self.environment()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        if not metadata.startswith("postgresql"):
+            raise AirflowConfigError(
+                f"--executor celery: the metadata database is "
+                f"{redact_url(metadata)}; Celery needs one every worker reaches: set "
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="
+                "postgresql+psycopg2://user:pass@host:5432/airflow"
+            )
+        _check_broker(self.settings.airflow_broker_url.get_secret_value())
 
     def _write_password_file(self) -> bool:
         path = self.home / "passwords.json"
@@ -205,7 +274,29 @@ class LocalAirflow:
         env["AIRFLOW_HOME"] = str(home)
         env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
         env.update(self.extra_env)
+        if self.executor == "celery":
+            env.update(self._celery_environment(env))
         return env
+
+    def _celery_environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        """What CeleryExecutor adds: the broker, the result backend, the workers'
+        names as task instances' hostnames."""
+        metadata = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        backend = "db+" + metadata.replace("postgresql+psycopg2://", "postgresql://")
+        celery = {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CELERY__BROKER_URL": (
+                self.settings.airflow_broker_url.get_secret_value()
+            ),
+            "AIRFLOW__CELERY__RESULT_BACKEND": backend,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": (
+                "stocks_elt.orchestration.local.worker_hostname"
+            ),
+        }
+        return {name: env.get(name, value) for name, value in celery.items()} | {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"
+        }
 
     # -- running -------------------------------------------------------------
 
@@ -232,6 +323,56 @@ class LocalAirflow:
             logger.info(
                 "started component=%s pid=%d", component, self._processes[component].pid
             )
+        if self.executor == "celery":
+            for number in range(1, self.workers + 1):
+                self.start_worker(number, env)
+
+    def start_worker(self, number: int, env: Mapping[str, str] | None = None) -> str:
+        """Start Celery worker ``number`` (``worker<number>``); return its name.
+
+        Each worker has a Celery hostname and a working directory of its own and
+        records its name as the hostname of the task instances it runs.
+        """
+        name = f"worker{number}"
+        folder = self.home / "workers" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        log = (self.home / "run" / f"{name}.log").open("ab")
+        self._log_files.append(log)
+        worker_env = dict(env or self.environment())
+        worker_env["STOCKS_ELT_WORKER_NAME"] = name
+        self._processes[name] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "airflow",
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{name}@{socket.gethostname()}",
+                "--concurrency",
+                str(self.worker_concurrency),
+                # One machine: the API server reads every worker's logs from the
+                # shared log folder (on other machines, leave serve-logs on).
+                "--skip-serve-logs",
+            ],
+            env=worker_env,
+            cwd=folder,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        logger.info("started worker=%s pid=%d", name, self._processes[name].pid)
+        return name
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL a worker's whole process group (its running tasks die too)."""
+        process = self._processes[name]
+        self._killed.add(name)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        logger.warning("killed worker=%s pid=%d", name, process.pid)
 
     def wait_healthy(self, timeout: float = 180.0) -> None:
         """Wait until ``/api/v2/monitor/health`` reports every component healthy.
@@ -268,6 +409,8 @@ class LocalAirflow:
     def check_running(self) -> None:
         """Raise when a component exited; the message quotes its log."""
         for component, process in self._processes.items():
+            if component in self._killed:
+                continue
             code = process.poll()
             if code is not None:
                 raise AirflowError(
@@ -405,6 +548,27 @@ class LocalAirflow:
                 f"airflow {' '.join(args)} failed with code {code}:\n"
                 + self.log_tail(name)
             )
+
+
+def _check_broker(url: str) -> None:
+    """Refuse a broker that does not answer (one line, exit code 2).
+
+    Raises:
+        AirflowConfigError: no answer within a few seconds.
+    """
+    from kombu import Connection  # type: ignore[import-untyped]
+
+    try:
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1, timeout=3)
+    except Exception as exc:  # kombu raises transport-specific errors
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise AirflowConfigError(
+            f"--executor celery: the broker at {redact_url(url)} does not answer "
+            f"({reason}); start it, or set "
+            "STOCKS_ELT_AIRFLOW_BROKER_URL=redis://127.0.0.1:6379/0 "
+            "(or amqp://user:pass@host:5672//)"
+        ) from None
 
 
 def find_dags_folder() -> Path:

@@ -218,6 +218,46 @@ CASES: list[tuple[str, dict[str, str], list[str], list[str]]] = [
         ["run"],
         ["STOCKS_ELT_LAKE_URL", "/proc/stocks-lake"],
     ),
+    (
+        "Celery with a lake folder",
+        {},
+        ["airflow", "--executor", "celery"],
+        ["--executor celery", "STOCKS_ELT_LAKE_URL=s3://"],
+    ),
+    (
+        "Celery with the embedded warehouse",
+        {"STOCKS_ELT_LAKE_URL": "s3://lake/raw", "STOCKS_ELT_WAREHOUSE_URL": "<unset>"},
+        ["airflow", "--executor", "celery"],
+        ["embedded Postgres", "STOCKS_ELT_WAREHOUSE_URL=postgresql://"],
+    ),
+    (
+        "Celery with a SQLite metadata database",
+        {"STOCKS_ELT_LAKE_URL": "s3://lake/raw"},
+        ["airflow", "--executor", "celery"],
+        ["sqlite", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgresql"],
+    ),
+    (
+        "Celery broker that does not answer",
+        {
+            "STOCKS_ELT_LAKE_URL": "s3://lake/raw",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://u@h/airflow",
+            "STOCKS_ELT_AIRFLOW_BROKER_URL": "redis://127.0.0.1:1/0",
+        },
+        ["airflow", "--executor", "celery"],
+        ["broker at redis://127.0.0.1:1/0 does not answer"],
+    ),
+    (
+        "broker that is not a broker URL",
+        {"STOCKS_ELT_AIRFLOW_BROKER_URL": "http://127.0.0.1:6379"},
+        ["airflow", "--executor", "celery"],
+        ["STOCKS_ELT_AIRFLOW_BROKER_URL=", "redis://"],
+    ),
+    (
+        "no Celery workers",
+        {},
+        ["airflow", "--executor", "celery", "--workers", "0"],
+        ["--workers"],
+    ),
     ("bad --symbols", {}, ["run", "--symbols", "IB M"], ["'IB M'", "not allowed"]),
     ("empty --symbols", {}, ["run", "--symbols", ""], ["--symbols", "no symbol"]),
     ("bad extract --symbols", {}, ["extract", "--symbols", "IBM,$$$"], ["'$$$'"]),
@@ -245,7 +285,7 @@ CASES: list[tuple[str, dict[str, str], list[str], list[str]]] = [
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No developer settings, no .env; the data dir under the test's folder."""
     for name in list(os.environ):
-        if name.startswith(("STOCKS_ELT_", "ALPHA_", "AWS_")):
+        if name.startswith(("STOCKS_ELT_", "ALPHA_", "AWS_", "AIRFLOW__DATABASE")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
