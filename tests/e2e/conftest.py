@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -53,8 +54,17 @@ def airflow_metadata_url(postgres_admin_url: str) -> Iterator[str]:
             )
 
 
-def local_airflow(settings: Settings, metadata_url: str) -> LocalAirflow:
-    """A LocalAirflow on free ports with ``metadata_url``; ``with`` starts it."""
+def local_airflow(
+    settings: Settings,
+    metadata_url: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    **options: Any,
+) -> LocalAirflow:
+    """A LocalAirflow on free ports with ``metadata_url``; ``with`` starts it.
+
+    ``options`` go to ``LocalAirflow`` (``executor="celery"``, ``workers=2``...).
+    """
     return LocalAirflow(
         settings,
         port=free_port(),
@@ -66,5 +76,7 @@ def local_airflow(settings: Settings, metadata_url: str) -> LocalAirflow:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
             # Nothing edits the DAG files during a test: parse them once.
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+            **(extra_env or {}),
         },
+        **options,
     )

@@ -37,47 +37,14 @@ class ChainRun:
     seconds: float
 
 
-def _new_run_id(api: AirflowApi, dag_id: str, seen: set[str]) -> str:
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while time.monotonic() < deadline:
-        fresh = [run for run in api.dag_runs(dag_id) if run["dag_run_id"] not in seen]
-        if fresh:
-            run_id: str = fresh[-1]["dag_run_id"]
-            return run_id
-        time.sleep(1.0)
-    raise AssertionError(f"the asset chain never started {dag_id}")
-
-
-def _assert_every_task_succeeded(api: AirflowApi, dag_id: str, run_id: str) -> None:
-    run = api.wait_for_dag_run(dag_id, run_id, timeout=RUN_TIMEOUT)
-    states = {
-        (ti["task_id"], ti["map_index"]): ti["state"]
-        for ti in api.task_instances(dag_id, run_id)
-    }
-    assert run["state"] == "success", (
-        f"{dag_id} {run_id}: {states}; logs in {api.airflow.home / 'logs'}"
-    )
-    assert states, f"{dag_id} {run_id} ran no task"
-    assert set(states.values()) == {"success"}, f"{dag_id}: {states}"
-
-
 def _run_chain(api: AirflowApi, trading_day: date) -> ChainRun:
     """Trigger ingest_stocks for ``trading_day`` 18:30 New York; wait for the chain."""
-    seen = {dag_id: {r["dag_run_id"] for r in api.dag_runs(dag_id)} for dag_id in CHAIN}
     started = time.monotonic()
     # 22:30 UTC is 18:30 in New York in June (EDT): the DAG's scheduled time.
     logical_date = datetime(
         trading_day.year, trading_day.month, trading_day.day, 22, 30, tzinfo=UTC
     )
-    run_ids = {
-        "ingest_stocks": api.trigger_dag(
-            "ingest_stocks", {"tickers": TICKERS}, logical_date=logical_date
-        )
-    }
-    _assert_every_task_succeeded(api, "ingest_stocks", run_ids["ingest_stocks"])
-    for dag_id in CHAIN[1:]:
-        run_ids[dag_id] = _new_run_id(api, dag_id, seen[dag_id])
-        _assert_every_task_succeeded(api, dag_id, run_ids[dag_id])
+    run_ids = api.run_chain(CHAIN, {"tickers": TICKERS}, logical_date, RUN_TIMEOUT)
     return ChainRun(run_ids=run_ids, seconds=time.monotonic() - started)
 
 

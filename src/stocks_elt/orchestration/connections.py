@@ -316,6 +316,9 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         value = getattr(settings, name)
         if value is None or name in _NOT_PASSED_ON:
             continue
+        if name == "tickers" and not settings.has_explicit_tickers:
+            # The default ticker must not outrank STOCKS_ELT_UNIVERSE in the tasks.
+            continue
         alias = info.validation_alias
         choices = getattr(alias, "choices", None)
         variable = str(choices[0]) if choices else f"STOCKS_ELT_{name.upper()}"

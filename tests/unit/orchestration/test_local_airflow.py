@@ -38,7 +38,7 @@ def _settings(tmp_path: Path, **overrides: Any) -> Settings:
         "airflow_password": "local-airflow-pass-1",
     }
     values.update(overrides)
-    return load_settings(**values)
+    return load_settings(**{k: v for k, v in values.items() if v is not None})
 
 
 @pytest.fixture
@@ -65,6 +65,31 @@ def test_every_setting_reaches_the_tasks_unchanged(
     )
     assert in_a_task.resolved_lake_url == (tmp_path / "data" / "lake").as_uri()
     assert in_a_task.airflow_password is None  # the admin login stays home
+
+
+@pytest.mark.parametrize(
+    ("given", "chosen_in_a_task"),
+    [
+        ({"tickers": None, "universe": "listing:limit=5"}, ("listing:limit=5", False)),
+        (
+            {"tickers": "IBM,MSFT", "universe": "listing:limit=5"},
+            ("listing:limit=5", True),
+        ),
+    ],
+)
+def test_the_tasks_see_tickers_only_when_the_user_set_them(
+    tmp_path: Path,
+    clean_environment: pytest.MonkeyPatch,
+    given: dict[str, str | None],
+    chosen_in_a_task: tuple[str, bool],
+) -> None:
+    resolved = resolve_settings(_settings(tmp_path, **given))
+    for name, value in settings_environment(resolved).items():
+        clean_environment.setenv(name, value)
+
+    in_a_task = load_settings()
+
+    assert (in_a_task.universe, in_a_task.has_explicit_tickers) == chosen_in_a_task
 
 
 def test_the_connections_give_the_tasks_the_same_lake_warehouse_and_api(
