@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,13 @@ LISTING_HEADER = (
     "status",
 )
 _NOTICE_KEYS = ("Information", "Note", "Error Message")
+#: JSON's escape of U+0000 (not itself escaped): the one character a JSON string
+#: may hold that Postgres text and jsonb cannot.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_NUL_REFUSAL = (
+    "not data: the body holds a NUL character (U+0000), which the warehouse "
+    "cannot store"
+)
 _OVERVIEW_FIELDS = (
     "Name",
     "Exchange",
@@ -345,6 +353,8 @@ def parse_object(
 
 def _load_json(body: bytes, object_key: str) -> dict[str, Any]:
     """Parse a JSON body and refuse what is not a data document."""
+    if b"\\u0000" in body and _JSON_NUL.search(body):
+        raise LoadError(f"{object_key}: {_NUL_REFUSAL}")
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -994,6 +1004,8 @@ def parse_listing_status(body: bytes, *, object_key: str) -> Listing:
         raise LoadError(
             f"{object_key}: not data: the body is not UTF-8 ({exc})"
         ) from None
+    if "\x00" in text:
+        raise LoadError(f"{object_key}: {_NUL_REFUSAL}")
     lines = list(csv.reader(io.StringIO(text, newline="")))
     if not lines or tuple(lines[0]) != LISTING_HEADER:
         header = ",".join(lines[0]) if lines else ""
