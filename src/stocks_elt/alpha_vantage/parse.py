@@ -20,10 +20,11 @@ object and the reason: nothing of it may be loaded.
 
 Duplicate keys: JSON objects keep only the last value of a repeated key once
 parsed, which would hide a date sent twice. The series parser therefore counts
-the ``{`` in the body (one per entry, plus the document, ``Meta Data`` and the
-series); when the count does not match, the body is parsed again keeping every
-pair, and every copy of a repeated date is quarantined (which copy is right
-cannot be known).
+the ``:`` in the body (one per key at any level, plus those inside the texts of
+``Meta Data``); when the count is not the parsed document's, a pair was dropped
+(or a text holds a colon), so the body is parsed again keeping every pair, and
+every copy of a repeated date is quarantined (which copy is right cannot be
+known).
 """
 
 from __future__ import annotations
@@ -505,9 +506,11 @@ def parse_daily_series(
 
     pairs: Iterable[tuple[str, Any]]
     rejected: list[RejectedRow] = []
-    # One "{" per entry plus the document, "Meta Data" and the series: any other
-    # count means a repeated date (or an odd body), so read every pair instead.
-    if body.count(b"{") == len(series) + 3:
+    # One ":" per key the parsed document holds (and those in Meta Data's texts):
+    # a higher count means a dropped copy of a repeated key (or an odd body), so
+    # read every pair instead. (Counting "{" missed a repeated date when a copy
+    # was not an object.)
+    if body.count(b":") == _colons_of(document, meta, series):
         pairs = series.items()
     else:
         pairs, rejected = _reject_duplicates(
@@ -522,6 +525,20 @@ def parse_daily_series(
     if any(fields[i][0] >= fields[i + 1][0] for i in range(len(fields) - 1)):
         fields.sort()
     return DailySeries(symbol, is_adjusted, last_refreshed, fields, rejected)
+
+
+def _colons_of(
+    document: dict[str, Any], meta: dict[str, Any], series: dict[str, Any]
+) -> int:
+    """How many ``:`` a body parsed into ``document`` holds when no key repeats
+    and no text but Meta Data's holds one."""
+    return (
+        len(document)
+        + len(meta)
+        + sum(value.count(":") for value in meta.values() if type(value) is str)
+        + len(series)
+        + sum(len(entry) for entry in series.values() if type(entry) is dict)
+    )
 
 
 def _series_pairs(body: bytes, object_key: str) -> list[tuple[str, Any]]:
@@ -1014,7 +1031,7 @@ def parse_listing_status(body: bytes, *, object_key: str) -> Listing:
             f"not {','.join(LISTING_HEADER)!r}"
         )
     records = [line for line in lines[1:] if line]
-    keyed = [(line[0].strip() if line else "", line) for line in records]
+    keyed = [(_listing_key(line), line) for line in records]
     unique, rejected = _reject_duplicates(keyed, Reason.DUPLICATE_SYMBOL, "symbol")
     for index, row in enumerate(rejected):
         rejected[index] = row._replace(raw_values=_listing_values(row.raw_values))
@@ -1064,6 +1081,16 @@ def parse_listing_status(body: bytes, *, object_key: str) -> Listing:
     return Listing(rows, rejected)
 
 
+def _listing_key(line: Sequence[str]) -> str:
+    """A line's symbol as the warehouse keys it ("ko" and " KO" are one symbol),
+    or its text as written when it is no symbol."""
+    text = line[0].strip() if line else ""
+    try:
+        return normalize_symbol(text)
+    except InvalidSymbol:
+        return text
+
+
 def _listing_values(line: Sequence[str]) -> dict[str, str]:
     """A CSV line as a JSON-able mapping, header names as keys."""
     values = dict(zip(LISTING_HEADER, line, strict=False))
@@ -1096,5 +1123,12 @@ def parse_overview(body: bytes, *, object_key: str, symbol: str) -> Overview:
             f"(top-level keys: {sorted(document)[:5]})"
         )
     _check_symbol(document["Symbol"], symbol, object_key)
+    for name in _OVERVIEW_FIELDS:
+        value = document.get(name)
+        if value is not None and type(value) is not str:
+            raise LoadError(
+                f"{object_key}: not data: OVERVIEW {name!r} is a JSON "
+                f"{type(value).__name__}, not text"
+            )
     values = [_text_or_none(document.get(name)) for name in _OVERVIEW_FIELDS]
     return Overview(OverviewRow(symbol, *values))
