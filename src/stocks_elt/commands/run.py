@@ -116,7 +116,7 @@ def run_pipeline(
                 transformed = pipeline.transform(
                     settings=settings,
                     holder=f"stocks-elt run {run_id}",
-                    on_wait=None if console is None else console.print,
+                    on_wait=None if console is None else _say_once(console),
                 )
                 summary.stages["transform"] = transformed.as_dict()
         failed = [o for o in extracted.outcomes if o.outcome == "failed"]
@@ -148,6 +148,11 @@ def _stage(summary: RunSummary, name: str, recorder: Any) -> Iterator[None]:
         raise
     summary.durations[name] = time.perf_counter() - started
     recorder.add_stage(name, summary.durations[name], summary.stages.get(name, {}))
+
+
+def _say_once(console: Console) -> Callable[[str], None]:
+    """Print a message as one line, however narrow the terminal (or pipe)."""
+    return lambda message: console.print(message, soft_wrap=True, markup=False)
 
 
 @contextmanager
