@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from stocks_elt.alpha_vantage.parse import (
@@ -119,9 +119,9 @@ def encoded(draw: st.DrawFn, document: Any, rows: list[tuple[str, Any]]) -> Body
     if draw(st.booleans()):
         text = text.replace("\n", "\r\n")
     data = text.encode()
-    if draw(st.integers(0, 9)) == 0:
+    if draw(one_in(12)):
         data = BOM + data
-    if draw(st.integers(0, 5)) == 0:
+    if draw(one_in(10)):
         return Body(data[: draw(st.integers(0, max(len(data) - 1, 0)))], None)
     return Body(data, rows)
 
@@ -178,9 +178,17 @@ PRICES = st.decimals(
 ODD_TEXT = st.one_of(st.sampled_from(ODD_NUMBERS), st.text(max_size=6))
 
 
+def one_in(n: int) -> st.SearchStrategy[bool]:
+    """True about once in ``n`` draws (so most bodies are mostly well formed, and
+    the rows they keep are checked too, not only refusals)."""
+    return st.sampled_from([False] * (n - 1) + [True])
+
+
 def maybe_broken(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Mostly ``good``; sometimes odd text or a value of the wrong JSON type."""
-    return st.one_of(good, good, good, good, ODD_TEXT, WRONG_TYPES)
+    """Mostly ``good``; about one in eight odd text or a wrong JSON type."""
+    return one_in(8).flatmap(
+        lambda broken: st.one_of(ODD_TEXT, WRONG_TYPES) if broken else good
+    )
 
 
 GOOD_DATES = st.dates(date(1999, 11, 1), date(2024, 6, 21)).map(date.isoformat)
@@ -200,15 +208,35 @@ ODD_DATES = st.sampled_from(
         " 2024-06-20",
     ]
 )
-DATES = st.one_of(GOOD_DATES, GOOD_DATES, ODD_DATES, st.text(max_size=12))
-SYMBOLS = st.one_of(
-    st.just(SYMBOL),
-    st.just(SYMBOL),
-    st.sampled_from(
-        [" ibm ", "ibm", "MSFT", "IBM ", "\u0130BM", "IBM.", "", "I\u0307BM"]
-    ),
-    st.text(max_size=6),
-    WRONG_TYPES,
+DATES = one_in(6).flatmap(
+    lambda odd: st.one_of(ODD_DATES, st.text(max_size=12)) if odd else GOOD_DATES
+)
+
+
+@st.composite
+def session_dates(draw: st.DrawFn, most: int) -> list[str]:
+    """Dates of a series, mostly distinct; now and then one is sent twice."""
+    dates = draw(st.lists(DATES, max_size=most, unique=True))
+    if dates and draw(one_in(4)):
+        dates.insert(
+            draw(st.integers(0, len(dates))),
+            dates[draw(st.integers(0, len(dates) - 1))],
+        )
+    return dates
+
+
+SYMBOLS = one_in(6).flatmap(
+    lambda odd: (
+        st.one_of(
+            st.sampled_from(
+                [" ibm ", "ibm", "MSFT", "IBM ", "\u0130BM", "IBM.", "", "I\u0307BM"]
+            ),
+            st.text(max_size=6),
+            WRONG_TYPES,
+        )
+        if odd
+        else st.just(SYMBOL)
+    )
 )
 
 
@@ -216,11 +244,11 @@ SYMBOLS = st.one_of(
 def shuffled(draw: st.DrawFn, pairs: list[tuple[str, Any]]) -> Obj:
     """``pairs`` perhaps reordered, with a field dropped, repeated or added."""
     pairs = list(pairs)
-    if pairs and draw(st.integers(0, 7)) == 0:
+    if pairs and draw(one_in(12)):
         del pairs[draw(st.integers(0, len(pairs) - 1))]
-    if pairs and draw(st.integers(0, 7)) == 0:
+    if pairs and draw(one_in(12)):
         pairs.append(pairs[draw(st.integers(0, len(pairs) - 1))])
-    if draw(st.integers(0, 5)) == 0:
+    if draw(one_in(8)):
         pairs.append((draw(st.text(max_size=8)), draw(maybe_broken(PRICES))))
     if draw(st.booleans()):
         pairs = draw(st.permutations(pairs))
@@ -269,8 +297,7 @@ def daily_entries(draw: st.DrawFn, adjusted: bool) -> Obj:
 
 @st.composite
 def daily_bodies(draw: st.DrawFn, adjusted: bool) -> Body:
-    pool = draw(st.lists(DATES, min_size=1, max_size=6))
-    dates = draw(st.lists(st.sampled_from(pool), max_size=12))  # repeats: duplicates
+    dates = draw(session_dates(10))
     entries = draw(
         st.lists(
             maybe_broken(daily_entries(adjusted)),
@@ -287,12 +314,14 @@ def daily_bodies(draw: st.DrawFn, adjusted: bool) -> Body:
                 (
                     "3. Last Refreshed",
                     draw(
-                        st.one_of(
-                            st.just(LAST_REFRESHED),
-                            st.just(LAST_REFRESHED),
-                            st.just(f"{LAST_REFRESHED} 16:00:00"),
-                            DATES,
-                            WRONG_TYPES,
+                        one_in(8).flatmap(
+                            lambda odd: (
+                                st.one_of(DATES, WRONG_TYPES)
+                                if odd
+                                else st.sampled_from(
+                                    [LAST_REFRESHED, f"{LAST_REFRESHED} 16:00:00"]
+                                )
+                            )
                         )
                     ),
                 ),
@@ -305,7 +334,7 @@ def daily_bodies(draw: st.DrawFn, adjusted: bool) -> Body:
         ("Meta Data", meta),
         ("Time Series (Daily)", Obj(rows)),
     ]
-    if draw(st.integers(0, 9)) == 0:
+    if draw(one_in(12)):
         top.append(
             (draw(st.sampled_from(["Information", "Note", "Error Message", "x"])), "n")
         )
@@ -377,10 +406,8 @@ def test_a_daily_series_keeps_or_rejects_every_entry_and_raises_only_load_error(
 
 @st.composite
 def action_bodies(draw: st.DrawFn, what: str) -> Body:
-    pool = draw(st.lists(DATES, min_size=1, max_size=4))
     rows: list[tuple[str, Any]] = []
-    for _ in range(draw(st.integers(0, 8))):
-        day = draw(st.sampled_from(pool))
+    for day in draw(session_dates(6)):
         if what == "SPLITS":
             pairs = [
                 ("effective_date", day),
@@ -470,24 +497,24 @@ def listing_bodies(draw: st.DrawFn) -> Body:
             draw(st.one_of(st.just("null"), CSV_DATES)),
             draw(st.sampled_from(["Active", "Delisted"])),
         ]
-        if draw(st.integers(0, 7)) == 0:
+        if draw(one_in(10)):
             line = line[: draw(st.integers(0, 6))]
-        if draw(st.integers(0, 7)) == 0:
+        if draw(one_in(10)):
             line.append(draw(CSV_FIELDS))
         lines.append(line)
     header = list(LISTING_HEADER)
-    if draw(st.integers(0, 12)) == 0:
+    if draw(one_in(15)):
         header = draw(st.permutations(header))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=draw(st.sampled_from(["\r\n", "\n"])))
     writer.writerow(header)
     writer.writerows(lines)
     data = out.getvalue().encode()
-    if draw(st.integers(0, 5)) == 0:
+    if draw(one_in(8)):
         data = BOM + data
-    if draw(st.integers(0, 6)) == 0:
+    if draw(one_in(10)):
         return Body(data[: draw(st.integers(0, len(data)))], None)
-    if draw(st.integers(0, 9)) == 0:
+    if draw(one_in(10)):
         at = draw(st.integers(0, len(data)))
         return Body(
             data[:at] + draw(st.binary(min_size=1, max_size=4)) + data[at:], None
@@ -549,11 +576,16 @@ def overview_bodies(draw: st.DrawFn) -> Body:
             (
                 name,
                 draw(
-                    st.one_of(
-                        st.just("International Business Machines"),
-                        st.sampled_from(["None", "-", "", "NYSE"]),
-                        st.text(max_size=12),
-                        WRONG_TYPES,
+                    one_in(12).flatmap(
+                        lambda odd: (
+                            WRONG_TYPES
+                            if odd
+                            else st.one_of(
+                                st.just("International Business Machines"),
+                                st.sampled_from(["None", "-", "", "NYSE", " Tech "]),
+                                st.text(max_size=12),
+                            )
+                        )
                     )
                 ),
             )
@@ -641,10 +673,18 @@ def _parse(function: str, symbol: str | None, body: bytes) -> Any:
     """Parse; None when the parser refused the body with its own error."""
     key = f"raw/fuzz/{function}.json"
     try:
-        return parse_object(function, symbol, body, object_key=key)
+        result = parse_object(function, symbol, body, object_key=key)
     except LoadError as exc:
         refusal = str(exc)
+    else:
+        kept = getattr(result, "fields", None) or getattr(result, "rows", None)
+        kept = kept or getattr(result, "row", None)
+        rejected = getattr(result, "rejected", ())
+        event("parsed: " + ("some kept" if kept else "none kept"))
+        event("parsed: " + ("some rejected" if rejected else "none rejected"))
+        return result
     assert refusal.startswith(f"{key}: ")  # it names the object
+    event("refused")
     return None
 
 
