@@ -6,8 +6,10 @@ emulator, a moto S3 server and a migrated warehouse database.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -54,16 +56,64 @@ def airflow_metadata_url(postgres_admin_url: str) -> Iterator[str]:
             )
 
 
+def local_filesystem_secrets(
+    folder: Path, variables: Mapping[str, str], api_base_url: str
+) -> dict[str, str]:
+    """Environment for an Airflow whose secrets backend is a local file.
+
+    ``variables`` go into a JSON file read by Airflow's ``LocalFilesystemBackend``
+    (``[secrets] backend``): a task's ``Variable.get`` finds them there, and the
+    metadata database never holds them. The ``alpha_vantage`` connection is given
+    without a password, so the key comes from the ``alpha_vantage_api_key``
+    variable of the backend.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    variables_file = folder / "variables.json"
+    variables_file.write_text(json.dumps(dict(variables)), encoding="utf-8")
+    return {
+        "AIRFLOW__SECRETS__BACKEND": (
+            "airflow.secrets.local_filesystem.LocalFilesystemBackend"
+        ),
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(
+            {"variables_file_path": str(variables_file)}
+        ),
+        "AIRFLOW_CONN_ALPHA_VANTAGE": json.dumps(
+            {"conn_type": "http", "host": api_base_url}
+        ),
+    }
+
+
+def metadata_dump(sqlalchemy_url: str) -> dict[str, bytes]:
+    """Every table of an Airflow metadata database, as COPY text, by table name."""
+    url = sqlalchemy_url.replace("postgresql+psycopg2://", "postgresql://", 1)
+    dump: dict[str, bytes] = {}
+    with psycopg.connect(url) as conn:
+        tables = [
+            str(row[0])
+            for row in conn.execute(
+                "select table_name from information_schema.tables"
+                " where table_schema = 'public' and table_type = 'BASE TABLE'"
+            )
+        ]
+        for table in tables:
+            query = sql.SQL("copy (select * from public.{}) to stdout").format(
+                sql.Identifier(table)
+            )
+            with conn.cursor().copy(query) as copy:
+                dump[table] = b"".join(bytes(block) for block in copy)
+    return dump
+
+
 def local_airflow(
     settings: Settings,
     metadata_url: str,
-    *,
-    extra_env: dict[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
     **options: Any,
 ) -> LocalAirflow:
     """A LocalAirflow on free ports with ``metadata_url``; ``with`` starts it.
 
-    ``options`` go to ``LocalAirflow`` (``executor="celery"``, ``workers=2``...).
+    ``extra_env`` is added to Airflow's environment; ``options`` go to
+    ``LocalAirflow`` (``executor="celery"``, ``workers=2``...).
     """
     return LocalAirflow(
         settings,

@@ -3,6 +3,12 @@ The three DAGs on a real Airflow: ingest_stocks is triggered through the REST AP
 its lake Asset starts load_stocks_from_minio, whose warehouse Asset starts
 dbt_run_models; the marts then hold exactly what the emulator serves, and one more
 emulated session adds exactly one row per ticker.
+
+The API key comes from Airflow's secrets backend (a ``LocalFilesystemBackend``
+variable): the environment of every Airflow process holds only the public
+``demo`` key. After both chains, the key is looked for, and never found, in every
+task log, XCom, Asset event, rendered template and in a dump of every table of the
+metadata database.
 """
 
 from __future__ import annotations
@@ -12,13 +18,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
 
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator import default_universe, symbol_history
-from tests.e2e.conftest import AIRFLOW_PASSWORD, local_airflow
+from tests.e2e.conftest import (
+    AIRFLOW_PASSWORD,
+    local_airflow,
+    local_filesystem_secrets,
+    metadata_dump,
+)
 from tests.fixtures.airflow_api import AirflowApi
 from tests.fixtures.emulator import EMULATOR_TODAY, PREMIUM_KEY, EmulatorFactory
 
@@ -71,11 +83,26 @@ def _served_bars(today: date) -> dict[str, dict[date, Decimal]]:
     return served
 
 
+def _task_instances_as_served(api: AirflowApi, chains: list[ChainRun]) -> str:
+    """The REST API's task instances of every run (their rendered templates
+    included), as the JSON texts it served."""
+    return "\n".join(
+        api.airflow.api.get(
+            f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances",
+            params={"limit": 1000},
+        ).text
+        for chain in chains
+        for dag_id, run_id in chain.run_ids.items()
+    )
+
+
 def _settings(
     tmp_path: Path, emulator_url: str, s3_endpoint: str, warehouse: str
 ) -> Settings:
+    """Everything but the API key: the environment holds the public demo key (a
+    task that missed the backend's key would fetch IBM only, and fail the test)."""
     return load_settings(
-        alpha_vantage_api_key=PREMIUM_KEY,
+        alpha_vantage_api_key="demo",
         alpha_vantage_base_url=emulator_url,
         alpha_vantage_is_premium=True,
         alpha_vantage_calls_per_second=50,
@@ -103,8 +130,11 @@ def test_two_sessions_flow_through_the_asset_chain_into_the_marts(
 ) -> None:
     emulator = emulator_factory()
     settings = _settings(tmp_path, emulator.base_url, s3_endpoint, warehouse)
+    secrets = local_filesystem_secrets(
+        tmp_path / "secrets", {"alpha_vantage_api_key": PREMIUM_KEY}, emulator.base_url
+    )
 
-    with local_airflow(settings, airflow_metadata_url) as airflow:
+    with local_airflow(settings, airflow_metadata_url, secrets) as airflow:
         api = AirflowApi(airflow)
         api.wait_for_dags()
 
@@ -119,9 +149,23 @@ def test_two_sessions_flow_through_the_asset_chain_into_the_marts(
         events = airflow.api.get("/assets/events", params={"limit": 100}).text
         assert '"objects"' in events
         assert PREMIUM_KEY not in events
+        rendered = _task_instances_as_served(api, [first, second])
+        assert '"rendered_fields"' in rendered
+        assert PREMIUM_KEY not in rendered
 
-    for log in (airflow.home / "logs").rglob("*.log"):
+    # Every call reached the API with the backend's key, none with the demo key.
+    keys = {call.key for call in emulator.calls()}
+    assert keys == {PREMIUM_KEY}, keys
+    logs = list((airflow.home / "logs").rglob("*.log"))
+    assert logs
+    for log in logs:
         assert PREMIUM_KEY not in log.read_text(encoding="utf-8", errors="replace"), log
+    dump = metadata_dump(airflow_metadata_url)
+    for table in ("xcom", "asset_event", "rendered_task_instance_fields"):
+        assert dump[table], f"{table} is empty: the scan would prove nothing"
+    assert b"load_stocks_from_minio" in dump["dag_run"]  # the dump is readable
+    leaking = [table for table, rows in dump.items() if PREMIUM_KEY.encode() in rows]
+    assert leaking == []
 
     after = _marts_bars(warehouse)
     for symbol in TICKERS:

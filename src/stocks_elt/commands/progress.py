@@ -45,3 +45,9 @@ def progress_bars(console: Console | None) -> Iterator[pipeline.Progress | None]
         transient=True,
     ) as progress:
         yield _Bars(progress)
+
+
+def one_line(console: Console) -> pipeline.Notice:
+    """Tell a message on ``console`` as one line, however narrow the terminal or
+    pipe, with no markup read into it."""
+    return lambda message: console.print(message, soft_wrap=True, markup=False)

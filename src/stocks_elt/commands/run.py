@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stocks_elt import pipeline
-from stocks_elt.commands.progress import progress_bars
+from stocks_elt.commands.progress import one_line, progress_bars
 from stocks_elt.config import check_writable_paths, load_settings
 from stocks_elt.market import calendar
 from stocks_elt.market.symbols import parse_symbols
@@ -140,7 +140,7 @@ def run_command(
             as_of=as_of.date() if as_of else None,
             transform=not no_transform,
             progress=bars,
-            notice=console.print,
+            notice=one_line(console),
         )
     _emit(summary, as_json, Console())
     if summary.outcome != "success":
@@ -193,7 +193,7 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
         )
         with progress_bars(None if as_json else console) as bars:
             summary = pipeline.run_pipeline(
-                settings, chosen, progress=bars, notice=console.print
+                settings, chosen, progress=bars, notice=one_line(console)
             )
     report_path = out or data_dir / "report.html"
     report_path.write_text(build_report(settings, chosen), encoding="utf-8")

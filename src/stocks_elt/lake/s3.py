@@ -16,13 +16,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
 from stocks_elt.errors import LakeError, LakeUnavailable
 from stocks_elt.lake.base import (
@@ -47,6 +55,19 @@ _CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "409"})
 _CONFLICT_ATTEMPTS = 4
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 _UNSUPPORTED_CODES = frozenset({"NotImplemented", "501"})
+#: A call that reaches no server is tried again this many times, waiting 1, 2 and
+#: 4 s: a lake server that restarts is waited for, a longer outage is one error.
+#: (boto3's own retries of a refused connection are over within 0.75 s.)
+RECONNECTS = 3
+_RECONNECT_BACKOFF_SECONDS = 1.0
+_UNREACHABLE = (
+    EndpointConnectionError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+_T = TypeVar("_T")
 
 
 def split_s3_url(url: str) -> tuple[str, str]:
@@ -130,7 +151,9 @@ class S3Lake(Lake):
             if self._bucket_ready:
                 return
             try:
-                self._client.head_bucket(Bucket=self.bucket)
+                self._patiently(
+                    "head bucket", lambda: self._client.head_bucket(Bucket=self.bucket)
+                )
             except ClientError as exc:
                 if _code(exc) not in _MISSING_CODES | {"NoSuchBucket"}:
                     raise self._error("cannot reach bucket", exc) from exc
@@ -144,7 +167,9 @@ class S3Lake(Lake):
         if self.region != "us-east-1":
             arguments["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         try:
-            self._client.create_bucket(**arguments)
+            self._patiently(
+                "create bucket", lambda: self._client.create_bucket(**arguments)
+            )
         except ClientError as exc:
             if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise self._error("cannot create bucket", exc) from exc
@@ -202,7 +227,10 @@ class S3Lake(Lake):
     def _put_object(self, arguments: dict[str, Any]) -> None:
         if self._conditional_writes:
             try:
-                self._client.put_object(IfNoneMatch="*", **arguments)
+                self._patiently(
+                    "put",
+                    lambda: self._client.put_object(IfNoneMatch="*", **arguments),
+                )
                 return
             except ClientError as exc:
                 if _code(exc) not in _UNSUPPORTED_CODES:
@@ -213,7 +241,7 @@ class S3Lake(Lake):
                 self.bucket,
             )
             self._conditional_writes = False
-        self._client.put_object(**arguments)
+        self._patiently("put", lambda: self._client.put_object(**arguments))
 
     def get(self, key: str) -> bytes:
         """Return the body stored under ``key``.
@@ -221,11 +249,15 @@ class S3Lake(Lake):
         Raises:
             LakeError: no such key, or the server could not be reached.
         """
-        try:
-            answer = self._client.get_object(
-                Bucket=self.bucket, Key=self._full_key(key)
-            )
+        full_key = self._full_key(key)
+
+        def read() -> bytes:
+            answer = self._client.get_object(Bucket=self.bucket, Key=full_key)
             body: bytes = answer["Body"].read()
+            return body
+
+        try:
+            body = self._patiently("get", read)
         except ClientError as exc:
             if _code(exc) in _MISSING_CODES | {"NoSuchBucket"}:
                 raise LakeError(f"no lake object {key} in {self.url}") from None
@@ -241,8 +273,10 @@ class S3Lake(Lake):
             LakeError: the server could not be reached or refused.
         """
         try:
-            answer = self._client.head_object(
-                Bucket=self.bucket, Key=self._full_key(key)
+            full_key = self._full_key(key)
+            answer = self._patiently(
+                "head",
+                lambda: self._client.head_object(Bucket=self.bucket, Key=full_key),
             )
         except ClientError as exc:
             if _code(exc) in _MISSING_CODES | {"NoSuchBucket"}:
@@ -262,13 +296,19 @@ class S3Lake(Lake):
         Metadata is left empty: S3 listings do not carry it (use ``head``).
         """
         full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
-        paginator = self._client.get_paginator("list_objects_v2")
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full_prefix}
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+            while True:
+                page = self._patiently(
+                    "list", lambda: self._client.list_objects_v2(**arguments)
+                )
                 for item in page.get("Contents", []):
                     yield LakeObject(
                         key=self._relative_key(item["Key"]), size=item["Size"]
                     )
+                if not page.get("IsTruncated"):
+                    break
+                arguments["ContinuationToken"] = page["NextContinuationToken"]
         except ClientError as exc:
             if _code(exc) == "NoSuchBucket":
                 return
@@ -293,25 +333,59 @@ class S3Lake(Lake):
             name.replace("_", "-"): value for name, value in found.metadata.items()
         }
         metadata[QUARANTINE_REASON.replace("_", "-")] = reason_metadata(reason)
+        source, target = self._full_key(key), self._full_key(moved)
         try:
-            self._client.copy_object(
-                Bucket=self.bucket,
-                Key=self._full_key(moved),
-                CopySource={"Bucket": self.bucket, "Key": self._full_key(key)},
-                Metadata=metadata,
-                MetadataDirective="REPLACE",
+            self._patiently(
+                "copy",
+                lambda: self._client.copy_object(
+                    Bucket=self.bucket,
+                    Key=target,
+                    CopySource={"Bucket": self.bucket, "Key": source},
+                    Metadata=metadata,
+                    MetadataDirective="REPLACE",
+                ),
             )
-            self._client.delete_object(Bucket=self.bucket, Key=self._full_key(key))
+            self._patiently(
+                "delete",
+                lambda: self._client.delete_object(Bucket=self.bucket, Key=source),
+            )
         except (ClientError, BotoCoreError) as exc:
             raise self._error(f"cannot move {key} to {moved}", exc) from exc
         logger.warning("lake object moved key=%s to=%s reason=%s", key, moved, reason)
         return moved
 
+    def _patiently(self, operation: str, call: Callable[[], _T]) -> _T:
+        """Return ``call()``, tried again (up to ``RECONNECTS`` times, waiting 1, 2,
+        4 s) while the server cannot be reached; its other errors pass at once."""
+        for attempt in range(RECONNECTS + 1):
+            try:
+                return call()
+            except _UNREACHABLE as exc:
+                if attempt == RECONNECTS:
+                    raise
+                wait = _RECONNECT_BACKOFF_SECONDS * 2**attempt
+                logger.warning(
+                    "lake unreachable url=%s operation=%s attempt=%d wait=%.1f "
+                    "reason=%s",
+                    self.url,
+                    operation,
+                    attempt + 1,
+                    wait,
+                    " ".join(str(exc).split()),
+                )
+                time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _error(self, what: str, exc: Exception) -> LakeError:
         text = " ".join(str(exc).split())
         if isinstance(exc, BotoCoreError):  # no answer at all: the server is down
+            tried = (
+                f", tried {RECONNECTS} more times"
+                if isinstance(exc, _UNREACHABLE)
+                else ""
+            )
             return LakeUnavailable(
-                f"the lake {self.url} is unreachable ({what}): {text}"
+                f"the lake {self.url} is unreachable ({what}{tried}): {text}"
             )
         return LakeError(f"lake {self.url}: {what}: {text}")
 

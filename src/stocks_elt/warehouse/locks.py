@@ -91,7 +91,9 @@ def transform_lock(
         url: the warehouse URL.
         holder: how this caller appears to a waiting one (``stocks-elt run <id>``).
         shared: take the lock in shared mode.
-        on_wait: called with a one-line message before waiting.
+        on_wait: called with a one-line message before waiting (then the
+            message is logged at info level only, so a terminal shows it once);
+            None logs it as a warning.
 
     Raises:
         WarehouseError: the warehouse cannot be reached.
@@ -108,8 +110,10 @@ def transform_lock(
                 + (", ".join(busy) if busy else "another run")
                 + " to finish"
             )
-            logger.warning(message)
-            if on_wait is not None:
+            if on_wait is None:
+                logger.warning(message)
+            else:  # the caller says it, once; the log keeps it for -v
+                logger.info(message)
                 on_wait(message)
             conn.execute(statements.lock, key)
             logger.info("transform lock taken holder=%s", holder)

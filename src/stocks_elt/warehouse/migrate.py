@@ -59,14 +59,21 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
     applied_now: list[str] = []
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK_ID,))
-        conn.execute(
-            """
-            create table if not exists public.stocks_elt_migrations (
-                version text primary key,
-                applied_at timestamptz not null default now()
+        # Asked first, not "create ... if not exists": that needs the right to
+        # create in public, which a least-privilege login (stocks_elt_loader)
+        # lacks; such a login only checks that the schema is up to date.
+        found = conn.execute(
+            "select to_regclass('public.stocks_elt_migrations')"
+        ).fetchone()
+        if found is None or found[0] is None:
+            conn.execute(
+                """
+                create table public.stocks_elt_migrations (
+                    version text primary key,
+                    applied_at timestamptz not null default now()
+                )
+                """
             )
-            """
-        )
         done = {
             row[0]
             for row in conn.execute(

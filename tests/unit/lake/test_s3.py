@@ -1,4 +1,4 @@
-"""S3Lake's write protocol against a stubbed client: conditional writes and races."""
+"""S3Lake against stubbed clients: conditional writes, races, a server that is down."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 
-from stocks_elt.errors import LakeError
-from stocks_elt.lake.s3 import S3Lake, split_s3_url
+from stocks_elt.errors import LakeError, LakeUnavailable
+from stocks_elt.lake.s3 import RECONNECTS, S3Lake, split_s3_url
 
 KEY = "raw/alpha_vantage/function=SPLITS/symbol=IBM/ingest_date=2026-11-27/a.json"
 FULL_KEY = f"lake/{KEY}"
@@ -137,3 +138,56 @@ def test_a_refused_write_is_a_lake_error_naming_the_key(
         LakeError, match=r"cannot write raw/alpha_vantage/.*AccessDenied"
     ):
         lake.put(KEY, b"{}", {"http_status": "200"})
+
+
+class _ServerBackAfter:
+    """An S3 client whose server answers only after ``failures`` refused calls."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def head_object(self, **params: object) -> dict[str, object]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+        return {"ContentLength": 3, "Metadata": {"http-status": "200"}}
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The back-off sleeps of the lake, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr("stocks_elt.lake.s3.time.sleep", slept.append)
+    return slept
+
+
+def test_a_lake_server_back_within_the_retries_is_waited_for(
+    waits: list[float],
+) -> None:
+    client = _ServerBackAfter(failures=RECONNECTS)
+    lake = S3Lake("s3://bucket/lake", client=client)  # type: ignore[arg-type]
+
+    found = lake.head(KEY)
+
+    assert found is not None
+    assert found.size == 3
+    assert client.calls == RECONNECTS + 1
+    assert waits == [1.0, 2.0, 4.0]
+
+
+def test_a_lake_server_that_stays_down_is_one_error_naming_the_lake(
+    waits: list[float],
+) -> None:
+    client = _ServerBackAfter(failures=RECONNECTS + 1)
+    lake = S3Lake("s3://bucket/lake", client=client)  # type: ignore[arg-type]
+
+    with pytest.raises(LakeUnavailable) as raised:
+        lake.head(KEY)
+
+    assert client.calls == RECONNECTS + 1
+    assert len(waits) == RECONNECTS
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("the lake s3://bucket/lake is unreachable")
+    assert f"tried {RECONNECTS} more times" in message

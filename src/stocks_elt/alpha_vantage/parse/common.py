@@ -6,6 +6,7 @@ data, the right symbol, dates, numbers, repeated keys).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date
@@ -78,8 +79,19 @@ class RejectedRow(NamedTuple):
     detail: str
 
 
+#: JSON's escape of U+0000 (not itself escaped): the one character a JSON string
+#: may hold that Postgres text and jsonb cannot.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+NUL_REFUSAL = (
+    "not data: the body holds a NUL character (U+0000), which the warehouse "
+    "cannot store"
+)
+
+
 def load_json(body: bytes, object_key: str) -> dict[str, Any]:
     """Parse a JSON body and refuse what is not a data document."""
+    if b"\\u0000" in body and _JSON_NUL.search(body):
+        raise LoadError(f"{object_key}: {NUL_REFUSAL}")
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -9,9 +9,10 @@ applies the same rules one by one to name the first one a doubtful row breaks.
 A test holds the two to the same verdicts.
 
 Duplicate dates: JSON objects keep only the last value of a repeated key once
-parsed, which would hide a date sent twice. The parser therefore counts the ``{``
-in the body (one per entry, plus the document, ``Meta Data`` and the series); when
-the count does not match, the body is parsed again keeping every pair, and every
+parsed, which would hide a date sent twice. The parser therefore counts the ``:``
+in the body (one per key at any level, plus those inside the texts of ``Meta
+Data``); when the count is not the parsed document's, a pair was dropped (or a
+text holds a colon), so the body is parsed again keeping every pair, and every
 copy of a repeated date is quarantined (which copy is right cannot be known).
 """
 
@@ -226,9 +227,11 @@ def parse_daily_series(
         )
     pairs: Iterable[tuple[str, Any]]
     rejected: list[RejectedRow] = []
-    # One "{" per entry plus the document, "Meta Data" and the series: any other
-    # count means a repeated date (or an odd body), so read every pair instead.
-    if body.count(b"{") == len(series) + 3:
+    # One ":" per key the parsed document holds (and those in Meta Data's texts):
+    # a higher count means a dropped copy of a repeated key (or an odd body), so
+    # read every pair instead. (Counting "{" missed a repeated date when a copy
+    # was not an object.)
+    if body.count(b":") == _colons_of(document, meta, series):
         pairs = series.items()
     else:
         pairs, rejected = reject_duplicates(
@@ -240,6 +243,20 @@ def parse_daily_series(
     if any(fields[i][0] >= fields[i + 1][0] for i in range(len(fields) - 1)):
         fields.sort()
     return DailySeries(symbol, is_adjusted, last_refreshed, fields, rejected)
+
+
+def _colons_of(
+    document: dict[str, Any], meta: dict[str, Any], series: dict[str, Any]
+) -> int:
+    """How many ``:`` a body parsed into ``document`` holds when no key repeats
+    and no text but Meta Data's holds one."""
+    return (
+        len(document)
+        + len(meta)
+        + sum(value.count(":") for value in meta.values() if type(value) is str)
+        + len(series)
+        + sum(len(entry) for entry in series.values() if type(entry) is dict)
+    )
 
 
 def _series_pairs(body: bytes, object_key: str) -> list[tuple[str, Any]]:

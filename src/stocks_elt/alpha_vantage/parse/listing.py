@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from stocks_elt.alpha_vantage.classify import CSV_HEADERS
 from stocks_elt.alpha_vantage.parse.common import (
+    NUL_REFUSAL,
     Reason,
     RejectedRow,
     load_json,
@@ -81,6 +82,8 @@ def parse_listing_status(body: bytes, *, object_key: str) -> Listing:
         raise LoadError(
             f"{object_key}: not data: the body is not UTF-8 ({exc})"
         ) from None
+    if "\x00" in text:
+        raise LoadError(f"{object_key}: {NUL_REFUSAL}")
     lines = list(csv.reader(io.StringIO(text, newline="")))
     if not lines or tuple(lines[0]) != LISTING_HEADER:
         header = ",".join(lines[0]) if lines else ""
@@ -89,7 +92,7 @@ def parse_listing_status(body: bytes, *, object_key: str) -> Listing:
             f"not {','.join(LISTING_HEADER)!r}"
         )
     records = [line for line in lines[1:] if line]
-    keyed = [(line[0].strip() if line else "", line) for line in records]
+    keyed = [(_listing_key(line), line) for line in records]
     unique, rejected = reject_duplicates(keyed, Reason.DUPLICATE_SYMBOL, "symbol")
     for index, row in enumerate(rejected):
         rejected[index] = row._replace(raw_values=_listing_values(row.raw_values))
@@ -137,6 +140,16 @@ def parse_listing_status(body: bytes, *, object_key: str) -> Listing:
                 )
             )
     return Listing(rows, rejected)
+
+
+def _listing_key(line: Sequence[str]) -> str:
+    """A line's symbol as the warehouse keys it ("ko" and " KO" are one symbol),
+    or its text as written when it is no symbol."""
+    text = line[0].strip() if line else ""
+    try:
+        return normalize_symbol(text)
+    except InvalidSymbol:
+        return text
 
 
 def _listing_values(line: Sequence[str]) -> dict[str, str]:

@@ -74,5 +74,12 @@ def parse_overview(body: bytes, *, object_key: str, symbol: str) -> Overview:
             f"(top-level keys: {sorted(document)[:5]})"
         )
     check_symbol(document["Symbol"], symbol, object_key)
+    for name in _OVERVIEW_FIELDS:
+        value = document.get(name)
+        if value is not None and type(value) is not str:
+            raise LoadError(
+                f"{object_key}: not data: OVERVIEW {name!r} is a JSON "
+                f"{type(value).__name__}, not text"
+            )
     values = [text_or_none(document.get(name)) for name in _OVERVIEW_FIELDS]
     return Overview(OverviewRow(symbol, *values))
