@@ -23,16 +23,13 @@ from rich.console import Console
 from rich.table import Table
 
 from stocks_elt import pipeline
+from stocks_elt.commands.demo_data import DEMO_KEY, DEMO_SYMBOLS, LOOK_COMMANDS
 from stocks_elt.commands.progress import progress_bars
 from stocks_elt.config import check_writable_paths, load_settings
-from stocks_elt.market import calendar
 from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.results import RunSummary
 
 logger = logging.getLogger(__name__)
-
-DEMO_SYMBOLS = ("IBM", "AAPL", "MSFT", "NVDA", "JPM", "KO", "XOM", "TSLA", "WMT", "GE")
-DEMO_KEY = "DEMO-PREMIUM-KEY"
 
 
 def print_summary(console: Console, summary: RunSummary) -> None:
@@ -156,10 +153,10 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
     check_writable_paths(
         base.model_copy(update={"data_dir": data_dir, "lake_url": None})
     )
-    today = datetime.now(calendar.NEW_YORK).date()
     console = Console(stderr=True)
     started = time.perf_counter()
-    config = EmulatorConfig(today=today, premium_keys=frozenset({DEMO_KEY}))
+    # The emulator follows the clock: today's bar exists only after the close.
+    config = EmulatorConfig(premium_keys=frozenset({DEMO_KEY}))
     with start_emulator(config) as emulator:
         settings = load_settings(
             alpha_vantage_api_key=DEMO_KEY,
@@ -173,7 +170,8 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
             tickers=chosen,
         )
         console.print(
-            f"emulator at {emulator.base_url}, today {today}; data in {data_dir}",
+            f"emulator at {emulator.base_url}, sessions through "
+            f"{emulator.published_through} published; data in {data_dir}",
             soft_wrap=True,
         )
         with progress_bars(None if as_json else console) as bars:
@@ -189,5 +187,6 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
         f"demo took {time.perf_counter() - started:.1f} s",
         soft_wrap=True,
     )
+    console.print("look at its data with:\n  " + "\n  ".join(LOOK_COMMANDS))
     if summary.outcome != "success":
         sys.exit(1)
