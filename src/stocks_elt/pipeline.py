@@ -312,6 +312,7 @@ def run_pipeline(
     transform: bool = True,
     progress: Progress | None = None,
     notice: Notice | None = None,
+    run_id: str | None = None,
 ) -> RunSummary:
     """Run extract, load, the quality gate and the transform for ``symbols``.
 
@@ -326,6 +327,8 @@ def run_pipeline(
         transform: False stops after the quality gate.
         progress: told as extract and load advance.
         notice: told one-line messages for people (waiting for a lock).
+        run_id: the run's id (a UUID's text); None makes one. A caller that
+            must name the run after a failure (``--notify``) chooses it.
 
     Returns:
         The summary; its ``outcome`` is ``success``, or ``failed`` when a symbol
@@ -338,7 +341,7 @@ def run_pipeline(
     from stocks_elt.warehouse.audit.runs import PipelineRunRecorder
 
     settings = _settings(settings)
-    run_id = str(uuid.uuid4())
+    run_id = run_id or str(uuid.uuid4())
     summary = RunSummary(run_id=run_id, symbols=tuple(symbols))
     with PipelineRunRecorder(settings, run_id, command="run") as recorder:
         with _stage(summary, "extract", recorder):

@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from rich.table import Table
 
 from stocks_elt import pipeline
 from stocks_elt.commands.demo_data import DEMO_KEY, DEMO_SYMBOLS, LOOK_COMMANDS
+from stocks_elt.commands.notify import notify_outcome
 from stocks_elt.commands.progress import progress_bars
 from stocks_elt.config import check_writable_paths, load_settings
 from stocks_elt.market.symbols import parse_symbols
@@ -100,8 +102,18 @@ def _emit(summary: RunSummary, as_json: bool, console: Console) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--no-transform", is_flag=True, help="Stop after the quality gate.")
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Send the configured notifications (e-mail, webhook) for what went wrong, "
+    "as the Airflow DAGs do (docs/operations.md).",
+)
 def run_command(
-    symbols: str | None, as_of: datetime | None, as_json: bool, no_transform: bool
+    symbols: str | None,
+    as_of: datetime | None,
+    as_json: bool,
+    no_transform: bool,
+    notify: bool,
 ) -> None:
     """Extract, load, check and transform: the whole pipeline, in-process."""
     settings = load_settings()
@@ -115,15 +127,19 @@ def run_command(
             "[yellow]No ALPHA_VANTAGE_API_KEY set: using Alpha Vantage's demo key, "
             "which serves IBM only.[/yellow]"
         )
-    with progress_bars(None if as_json else console) as bars:
-        summary = pipeline.run_pipeline(
-            settings,
-            chosen,
-            as_of=as_of.date() if as_of else None,
-            transform=not no_transform,
-            progress=bars,
-            notice=console.print,
-        )
+    run_id = str(uuid.uuid4())
+    with notify_outcome(settings, run_id, notify) as outcome:
+        with progress_bars(None if as_json else console) as bars:
+            summary = pipeline.run_pipeline(
+                settings,
+                chosen,
+                as_of=as_of.date() if as_of else None,
+                transform=not no_transform,
+                progress=bars,
+                notice=console.print,
+                run_id=run_id,
+            )
+        outcome.summary = summary
     _emit(summary, as_json, Console())
     if summary.outcome != "success":
         sys.exit(1)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from pydantic import SecretStr
 
@@ -204,16 +204,9 @@ def task_settings() -> Settings:
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret value in ``settings`` (the ``demo`` key is public: not one)."""
-    found = []
-    if not settings.is_demo_key:
-        found.append(settings.alpha_vantage_api_key.get_secret_value())
-    if settings.aws_secret_access_key is not None:
-        found.append(settings.aws_secret_access_key.get_secret_value())
-    if settings.warehouse_url is not None:
-        password = urlsplit(settings.warehouse_url.get_secret_value()).password
-        if password:
-            found.append(unquote(password))
-    return [secret for secret in found if secret]
+    from stocks_elt.config import secret_values
+
+    return secret_values(settings)
 
 
 # -- settings -> Airflow ------------------------------------------------------------
