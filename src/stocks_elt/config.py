@@ -22,6 +22,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stocks_elt.errors import ConfigError, InvalidSymbol
+from stocks_elt.market.calendar import parse_new_york_time
 from stocks_elt.market.symbols import parse_symbols
 
 _ENV_PREFIX = "STOCKS_ELT_"
@@ -274,21 +275,6 @@ def secret_values(settings: Settings) -> list[str]:
         if webhook.path.strip("/"):
             found.append(webhook.path)
     return [secret for secret in found if secret]
-
-
-def parse_new_york_time(text: str) -> time:
-    """Parse a New York wall-clock time such as ``21:00`` (or ``21:00:00``).
-
-    Raises:
-        ValueError: not HH:MM on a 24-hour clock.
-    """
-    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*", text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a time of day such as 21:00")
-    hour, minute, second = (int(part or 0) for part in match.groups())
-    if hour > 23 or minute > 59 or second > 59:
-        raise ValueError(f"{text!r} is not a time of day such as 21:00")
-    return time(hour, minute, second)
 
 
 def redact_url(url: str) -> str:

@@ -120,13 +120,17 @@ def check_symbol_outcomes(
         if failed
         else None
     )
+    settings = task_settings()
     pipeline.finish_run(
-        task_settings(),
+        settings,
         run_id,
         record_as=INGEST_DAG,
         outcome="failed" if failed else "success",
         message=message,
     )
+    from stocks_elt.orchestration.notifiers import notify_deferred
+
+    notify_deferred(settings, run_id)  # symbols deferred for too long; never raises
     if message is not None:
         raise AirflowFailException(message)
     return {"outcomes": summary["outcomes"], "deferred": summary["deferred"]}
