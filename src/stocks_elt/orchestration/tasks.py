@@ -56,13 +56,17 @@ def extract_batch(
     from stocks_elt import pipeline
     from stocks_elt.orchestration.connections import task_settings
 
+    settings = task_settings()
     result = pipeline.extract_batch(
         symbols,
-        task_settings(),
+        settings,
         run_id,
         trading_date(dag_run),
         record_as=INGEST_DAG,
     )
+    from stocks_elt.orchestration import lineage
+
+    lineage.report_extract(settings, result.object_keys)  # OpenLineage outputs
     summary = result.summary()
     for symbol, why in summary["failed"].items():
         logger.warning("symbol=%s reason=%s", symbol, why)
@@ -152,7 +156,11 @@ def load_new_objects(
         "loading announced=%s",
         "none: every object not yet loaded" if keys is None else len(keys),
     )
-    result = pipeline.load_objects(keys, task_settings(), run_id, record_as=LOAD_DAG)
+    settings = task_settings()
+    result = pipeline.load_objects(keys, settings, run_id, record_as=LOAD_DAG)
+    from stocks_elt.orchestration import lineage
+
+    lineage.report_load(settings, keys)  # OpenLineage inputs and outputs
     return result.as_dict()
 
 
