@@ -14,6 +14,7 @@ smtp provider's hook instead (``stocks_elt.orchestration.notifiers``).
 
 from __future__ import annotations
 
+import email.policy
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -67,7 +68,9 @@ class EmailChannel:
 
     def message(self, notice: Notice) -> EmailMessage:
         """The MIME message: plain text with an HTML alternative."""
-        message = EmailMessage()
+        # Headers up to RFC 5322's 998 characters: a folded subject would read
+        # back with a leading space in some clients.
+        message = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
         message["Subject"] = notice.subject
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)

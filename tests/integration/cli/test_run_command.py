@@ -160,3 +160,13 @@ def test_demo_on_a_clean_data_directory_completes_and_writes_the_report(
         assert symbol["sessions_behind"] == 0, symbol
     plain = run_stocks_elt(["status", "--json"], tmp_path, {})
     assert json.loads(plain.stdout)["nothing_loaded"] is True  # not the demo's
+    history = run_stocks_elt(["history", "--demo", "--json"], tmp_path, {})
+    assert [(r["run_id"], r["outcome"]) for r in json.loads(history.stdout)] == [
+        (summary["run_id"], "success")
+    ]
+    charted = tmp_path / "demo-report.html"
+    report_done = run_stocks_elt(
+        ["report", "--demo", "--symbols", "KO", "--out", str(charted)], tmp_path, {}
+    )
+    assert report_done.returncode == 0, report_done.stderr
+    assert "KO" in charted.read_text(encoding="utf-8")

@@ -7,9 +7,11 @@ reached never changes the run's exit code; a bad setting is exit 2 at start-up.
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from stocks_elt.emulator import RunningEmulator
 from tests.fixtures.cli import pipeline_env, run_stocks_elt
@@ -142,3 +144,57 @@ def test_a_bad_notification_setting_stops_the_run_at_start_up_with_exit_2(
         assert len(lines) == 1, stderr
         assert lines[0].startswith(f"error: bad configuration: {variable}=")
     assert emulator.calls() == []  # refused before any API call
+
+
+def test_a_run_that_raises_is_announced_then_the_error_goes_on(
+    warehouse: str,
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    from stocks_elt.commands.notify import notify_outcome
+    from stocks_elt.config import load_settings
+    from stocks_elt.errors import QualityGateFailed, TransformError
+
+    settings = load_settings(
+        warehouse_url=warehouse,
+        data_dir=tmp_path,
+        smtp_url=smtp_server.url,
+        notify_email_to=RECIPIENT,
+        notify_webhook_url=webhook_receiver.url,
+    )
+    gate_run, dbt_run = str(uuid.uuid4()), str(uuid.uuid4())
+    with psycopg.connect(warehouse) as conn:
+        conn.execute(
+            "insert into audit.dq_results (run_id, check_name, severity, symbol,"
+            " status, observed_value, threshold)"
+            " values (%s, 'ohlc_consistency', 'blocking', 'KO', 'fail', 1, 0)",
+            (gate_run,),
+        )
+
+    with (
+        pytest.raises(QualityGateFailed),
+        notify_outcome(settings, gate_run, enabled=True),
+    ):
+        raise QualityGateFailed("quality gate failed: ohlc_consistency: 1 in KO")
+    with (
+        pytest.raises(TransformError),
+        notify_outcome(settings, dbt_run, enabled=True),
+    ):
+        raise TransformError("dbt build failed: model.fct_daily_bars")
+
+    subjects = [str(m["Subject"]) for m in smtp_server.messages]
+    assert subjects == [
+        "[stocks-elt] quality gate failed: ohlc_consistency; the transform did not run",
+        "[stocks-elt] stocks-elt run failed",
+    ]
+    assert "ohlc_consistency: KO observed 1 vs threshold 0" in smtp_server.body(
+        smtp_server.messages[0]
+    )
+    failed_body = smtp_server.body(smtp_server.messages[1])
+    assert "TransformError: dbt build failed: model.fct_daily_bars" in failed_body
+    assert f"run id: {dbt_run}" in failed_body
+    assert [b["stocks_elt"]["event"] for b in webhook_receiver.bodies] == [
+        "quality_gate_failed",
+        "task_failed",
+    ]
