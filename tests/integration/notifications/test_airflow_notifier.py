@@ -9,6 +9,7 @@ on loopback; the webhook to a real HTTP receiver.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +49,14 @@ class FakeDagRun:
     run_after: datetime
 
 
+def _without_airflow_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget connections other tests of the session set (the DAG tests' warehouse
+    connection would win over STOCKS_ELT_WAREHOUSE_URL inside a task)."""
+    for name in list(os.environ):
+        if name.startswith("AIRFLOW_CONN_"):
+            monkeypatch.delenv(name)
+
+
 def _context(ti: FakeTaskInstance, error: BaseException, **more: Any) -> dict[str, Any]:
     return {
         "ti": ti,
@@ -69,6 +78,7 @@ def airflow_env(
     """The environment a task of `stocks-elt airflow` sees: settings as variables,
     the SMTP server as the ``stocks_smtp`` connection."""
     monkeypatch.chdir(tmp_path)
+    _without_airflow_connections(monkeypatch)
     for name, value in {
         "STOCKS_ELT_WAREHOUSE_URL": warehouse,
         "STOCKS_ELT_DATA_DIR": str(tmp_path),
@@ -230,6 +240,7 @@ def test_without_a_channel_the_notifier_does_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, warehouse: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    _without_airflow_connections(monkeypatch)
     monkeypatch.setenv("STOCKS_ELT_WAREHOUSE_URL", warehouse)
     for name in ("STOCKS_ELT_NOTIFY_EMAIL_TO", "STOCKS_ELT_NOTIFY_WEBHOOK_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -242,6 +253,7 @@ def test_a_broken_configuration_is_logged_not_raised(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    _without_airflow_connections(monkeypatch)
     monkeypatch.setenv("STOCKS_ELT_NOTIFY_WEBHOOK_URL", "not-a-url")
     ti = FakeTaskInstance("ingest_stocks", "plan_batches")
 
