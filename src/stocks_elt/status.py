@@ -40,6 +40,7 @@ from stocks_elt.warehouse.audit.quality import (
 )
 from stocks_elt.warehouse.connection import connect, has_warehouse
 from stocks_elt.warehouse.migrate import migrated_url
+from stocks_elt.warehouse.sessions import last_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -276,21 +277,8 @@ def last_loaded_sessions(
             where s.symbol is not null
             """
         ).fetchall()
-    else:
-        rows = conn.execute(
-            """
-            select s.symbol, last.trade_date
-            from unnest(%s::text[]) as s (symbol)
-            cross join lateral (
-                select max(p.trade_date) as trade_date
-                from raw.daily_prices as p
-                where p.symbol = s.symbol
-            ) as last
-            where last.trade_date is not null
-            """,
-            (list(symbols),),
-        ).fetchall()
-    return {str(symbol): trade_date for symbol, trade_date in rows}
+        return {str(symbol): trade_date for symbol, trade_date in rows}
+    return last_sessions(conn, "raw", "daily_prices", symbols)
 
 
 def api_calls_today(

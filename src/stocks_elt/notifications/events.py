@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from stocks_elt.config import Settings
 from stocks_elt.errors import QualityGateFailed
@@ -187,11 +186,12 @@ def freshness_notice(
     from stocks_elt.warehouse.audit.runs import recent_runs
     from stocks_elt.warehouse.connection import connect
     from stocks_elt.warehouse.migrate import migrated_url
+    from stocks_elt.warehouse.sessions import last_sessions
 
     session = calendar.last_completed_session(at)
     universe = list(symbols if symbols is not None else settings.tickers)
     with connect(migrated_url(settings)) as conn:
-        built = marts_last_sessions(conn, universe)
+        built = last_sessions(conn, "marts", "fct_daily_bars", universe)
         runs = recent_runs(conn, limit=len(CHAIN) * 2, commands=list(CHAIN))
     stale = [
         Stale(symbol, built.get(symbol))
@@ -218,30 +218,6 @@ def freshness_notice(
         where=where,
         latest_runs=[latest.get(dag, f"{dag}: no run recorded") for dag in CHAIN],
     )
-
-
-def marts_last_sessions(conn: Any, symbols: Sequence[str]) -> dict[str, date]:
-    """The newest ``trade_date`` per symbol in ``marts.fct_daily_bars``; empty when
-    the marts were never built."""
-    exists = conn.execute(
-        "select to_regclass('marts.fct_daily_bars') is not null"
-    ).fetchone()
-    if not exists or not exists[0]:
-        return {}
-    rows = conn.execute(
-        """
-        select s.symbol, last.trade_date
-        from unnest(%s::text[]) as s (symbol)
-        cross join lateral (
-            select max(b.trade_date) as trade_date
-            from marts.fct_daily_bars as b
-            where b.symbol = s.symbol
-        ) as last
-        where last.trade_date is not null
-        """,
-        (list(symbols),),
-    ).fetchall()
-    return {str(symbol): trade_date for symbol, trade_date in rows}
 
 
 def run_notices(
