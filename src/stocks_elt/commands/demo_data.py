@@ -27,8 +27,9 @@ LOOK_COMMANDS = (
 def demo_settings(base: Settings) -> Settings:
     """Return ``base`` pointed at the demo's data: ``<data dir>/demo``, its own
     lake folder and embedded warehouse, the emulator's premium key (whose quota
-    ledger ``status`` reads) and the demo's symbols as the tickers."""
-    return base.model_copy(
+    ledger ``status`` reads), and as the tickers the symbols the demo loaded
+    (``demo --symbols`` may have chosen a few), or its default universe."""
+    settings = base.model_copy(
         update={
             "data_dir": base.data_dir / "demo",
             "lake_url": None,
@@ -38,3 +39,20 @@ def demo_settings(base: Settings) -> Settings:
             "tickers": DEMO_SYMBOLS,
         }
     )
+    loaded = _loaded_symbols(settings)
+    return settings.model_copy(update={"tickers": loaded}) if loaded else settings
+
+
+def _loaded_symbols(settings: Settings) -> tuple[str, ...]:
+    """The symbols with prices in the demo's warehouse, in the demo's order; none
+    when the demo never ran (no embedded warehouse is started to find out)."""
+    from stocks_elt.status import last_loaded_sessions
+    from stocks_elt.warehouse.connection import connect, has_warehouse
+    from stocks_elt.warehouse.migrate import migrated_url
+
+    if not has_warehouse(settings):
+        return ()
+    with connect(migrated_url(settings)) as conn:
+        loaded = last_loaded_sessions(conn)
+    order = {symbol: index for index, symbol in enumerate(DEMO_SYMBOLS)}
+    return tuple(sorted(loaded, key=lambda s: (order.get(s, len(order)), s)))

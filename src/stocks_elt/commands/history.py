@@ -83,8 +83,14 @@ def _run_table(history: RunHistory) -> Table:
     )
     title = Text(f"{started}  {run.command}  ")
     title.append(outcome, style=style)
-    title.append(f"  {took}  run {run.run_id}")
-    table = Table(title=title, title_justify="left", show_edge=False)
+    title.append(f"  {took}")
+    table = Table(
+        title=title,
+        caption=f"run id {run.run_id}",
+        title_justify="left",
+        caption_justify="left",
+        show_edge=False,
+    )
     table.add_column("stage")
     table.add_column("seconds", justify="right")
     table.add_column("what it did")
