@@ -91,7 +91,6 @@ def failure_notice(settings: Settings, context: Mapping[str, Any]) -> Notice:
     from stocks_elt.errors import QualityGateFailed
     from stocks_elt.notifications.events import (
         audit_run_id,
-        fetch_notice,
         quality_notice,
         where_to_look,
     )
@@ -111,24 +110,15 @@ def failure_notice(settings: Settings, context: Mapping[str, Any]) -> Notice:
     where = where_to_look(run_id, *([f"task log: {log_url}"] if log_url else []))
     if isinstance(error, QualityGateFailed):
         return quality_notice(settings, run_id, source=source, where=where, error=error)
-    if task_id == CHECK_SYMBOLS_TASK and run_id is not None:
-        found = fetch_notice(settings, run_id, source=source, where=where)
-        if found is not None:
-            return found
-    if dag_id == FRESHNESS_DAG:
-        from stocks_elt.notifications.events import freshness_notice
-        from stocks_elt.orchestration.freshness import check_instant
-
-        dag_run = context.get("dag_run")
-        missed = freshness_notice(
-            settings,
-            at=check_instant(dag_run),
-            run_id=run_id,
-            source=source,
-            where=where,
+    try:
+        found = _read_back_notice(
+            settings, context, run_id, dag_id, task_id, source, where
         )
-        if missed is not None:
-            return missed
+    except Exception as exc:  # the warehouse may be what failed: say that instead
+        logger.warning("failure details not read task=%s reason=%s", what, exc)
+        found = None
+    if found is not None:
+        return found
     try_number = getattr(ti, "try_number", None)
     max_tries = getattr(ti, "max_tries", None)
     facts = {}
@@ -147,6 +137,33 @@ def failure_notice(settings: Settings, context: Mapping[str, Any]) -> Notice:
         where=where,
         facts=facts,
     )
+
+
+def _read_back_notice(
+    settings: Settings,
+    context: Mapping[str, Any],
+    run_id: str | None,
+    dag_id: str,
+    task_id: str,
+    source: str,
+    where: tuple[str, ...],
+) -> Notice | None:
+    """The notice of a failure whose details the warehouse holds: the symbols
+    check_symbol_outcomes found, what the marts lack at check_freshness."""
+    from stocks_elt.notifications.events import fetch_notice, freshness_notice
+    from stocks_elt.orchestration.freshness import check_instant
+
+    if task_id == CHECK_SYMBOLS_TASK and run_id is not None:
+        return fetch_notice(settings, run_id, source=source, where=where)
+    if dag_id == FRESHNESS_DAG:
+        return freshness_notice(
+            settings,
+            at=check_instant(context.get("dag_run")),
+            run_id=run_id,
+            source=source,
+            where=where,
+        )
+    return None
 
 
 def notify_deferred(settings: Settings, run_id: str | None) -> list[Delivery]:

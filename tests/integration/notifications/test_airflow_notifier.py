@@ -259,3 +259,34 @@ def test_a_broken_configuration_is_logged_not_raised(
 
     assert notify_task_failure(_context(ti, RuntimeError("x"))) == []
     assert "failure notice not built" in caplog.text
+
+
+def test_a_failure_whose_details_cannot_be_read_is_still_announced(
+    airflow_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_server: SmtpServer,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    # The deadline check failed because the warehouse is gone: what the marts
+    # lack cannot be read, so the task's own error is sent instead.
+    monkeypatch.setenv(
+        "STOCKS_ELT_WAREHOUSE_URL",
+        f"postgresql://stocks:pg-pw-1@127.0.0.1:{free_port()}/x",
+    )
+    deadline = datetime(2024, 7, 5, 21, 0, tzinfo=NY)
+    ti = FakeTaskInstance("check_freshness", "check_marts_are_current", try_number=4)
+    error = WarehouseError(
+        "cannot connect to the warehouse at postgresql://stocks:***@..."
+    )
+
+    deliveries = notify_task_failure(
+        _context(
+            ti, error, dag_run=FakeDagRun(logical_date=deadline, run_after=deadline)
+        )
+    )
+
+    assert [d.status for d in deliveries] == ["sent", "sent"]
+    subject, html = _mail(smtp_server)
+    assert subject == "[stocks-elt] check_freshness.check_marts_are_current failed"
+    assert "WarehouseError: cannot connect to the warehouse" in html
+    assert "pg-pw-1" not in html + str(webhook_receiver.bodies)
