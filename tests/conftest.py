@@ -39,6 +39,7 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.emulator",
     "tests.fixtures.lake",
+    "tests.fixtures.receivers",
 ]
 
 _TESTS = Path(__file__).resolve().parent

@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "load": "stocks_elt.commands.load:load_command",
     "transform": "stocks_elt.commands.transform:transform_command",
     "status": "stocks_elt.commands.status:status_command",
+    "history": "stocks_elt.commands.history:history_command",
     "report": "stocks_elt.commands.report:report_command",
     "emulator": "stocks_elt.emulator.cli:emulator_command",
     "airflow": "stocks_elt.commands.airflow:airflow_command",

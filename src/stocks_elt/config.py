@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -20,6 +22,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stocks_elt.errors import ConfigError, InvalidSymbol
+from stocks_elt.market.calendar import parse_new_york_time
 from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.market.universe import UniverseError, parse_universe
 
@@ -49,7 +52,19 @@ _EXAMPLES: dict[str, str] = {
     "airflow_user": "STOCKS_ELT_AIRFLOW_USER=admin",
     "airflow_password": "STOCKS_ELT_AIRFLOW_PASSWORD=a-long-random-password",
     "airflow_broker_url": "STOCKS_ELT_AIRFLOW_BROKER_URL=redis://127.0.0.1:6379/0",
+    "smtp_url": "STOCKS_ELT_SMTP_URL=smtp://alerts:password@smtp.example.com:587",
+    "notify_email_to": "STOCKS_ELT_NOTIFY_EMAIL_TO=data-team@example.com",
+    "notify_email_from": "STOCKS_ELT_NOTIFY_EMAIL_FROM=stocks-elt@example.com",
+    "notify_webhook_url": (
+        "STOCKS_ELT_NOTIFY_WEBHOOK_URL=https://hooks.slack.com/services/T0/B0/XYZ"
+    ),
+    "notify_timeout_seconds": "STOCKS_ELT_NOTIFY_TIMEOUT_SECONDS=10",
+    "notify_deferred_days": "STOCKS_ELT_NOTIFY_DEFERRED_DAYS=3",
+    "freshness_deadline": "STOCKS_ELT_FRESHNESS_DEADLINE=21:00",
 }
+
+#: An e-mail address as the settings accept it: one local part, one domain.
+_EMAIL_ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.?[^@\s,;<>\"]*$")
 
 
 def _env(*names: str) -> AliasChoices:
@@ -113,6 +128,22 @@ class Settings(BaseSettings):
     airflow_password: SecretStr | None = None
     # The Celery broker of `stocks-elt airflow --executor celery` (Redis or RabbitMQ).
     airflow_broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    # Notifications (stocks_elt.notifications): off unless a channel is set.
+    # smtp:// (STARTTLS when offered) or smtps://, with the login in the URL.
+    smtp_url: SecretStr | None = None
+    notify_email_to: Annotated[tuple[str, ...], NoDecode] = ()
+    notify_email_from: str = "stocks-elt@localhost"
+    # A Slack incoming webhook or any endpoint taking a JSON POST; its URL is a
+    # secret (Slack's carries the token in its path).
+    notify_webhook_url: SecretStr | None = None
+    notify_timeout_seconds: float = Field(
+        default=10.0, ge=0.5, le=120, allow_inf_nan=False
+    )
+    # Alert when a symbol has been deferred (quota spent) for more than this.
+    notify_deferred_days: int = Field(default=3, ge=1, le=365)
+    # The chain must have built the marts for the last session by this New York
+    # time on each session day (the check_freshness DAG runs then).
+    freshness_deadline: time = time(21, 0)
 
     @field_validator("alpha_vantage_api_key", mode="before")
     @classmethod
@@ -147,6 +178,54 @@ class Settings(BaseSettings):
     def has_explicit_tickers(self) -> bool:
         """Whether STOCKS_ELT_TICKERS (or a ``tickers`` override) was set."""
         return "tickers" in self.model_fields_set
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _is_smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("not an smtp://host[:port] or smtps://host[:port] URL")
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port when it is read
+        except ValueError as exc:
+            raise ValueError(f"bad port ({exc})") from None
+        return value
+
+    @field_validator("notify_webhook_url")
+    @classmethod
+    def _is_webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("notify_email_to", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())
+        addresses = tuple(str(item).strip() for item in items if str(item).strip())
+        for address in addresses:
+            if not _EMAIL_ADDRESS.match(address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return addresses
+
+    @field_validator("notify_email_from")
+    @classmethod
+    def _is_address(cls, value: str) -> str:
+        if not _EMAIL_ADDRESS.match(value.strip()):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value.strip()
+
+    @field_validator("freshness_deadline", mode="before")
+    @classmethod
+    def _parse_deadline(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_new_york_time(value)
+        return value
 
     @field_validator("alpha_vantage_base_url", "s3_endpoint_url")
     @classmethod
@@ -198,9 +277,37 @@ class Settings(BaseSettings):
         return (self.data_dir.resolve() / "lake").as_uri()
 
     @property
+    def notifies(self) -> bool:
+        """Whether any notification channel is configured."""
+        return bool(self.notify_email_to) or self.notify_webhook_url is not None
+
+    @property
     def is_demo_key(self) -> bool:
         """Whether the key is Alpha Vantage's ``demo`` key (IBM only)."""
         return self.alpha_vantage_api_key.get_secret_value() == "demo"
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret value in ``settings``: the API key (the public ``demo`` key is
+    none), the lake's secret key, the warehouse's and the SMTP server's passwords,
+    the webhook URL (Slack's carries its token in the path). Messages and logs
+    are scrubbed of these; Airflow's secrets masker is given them."""
+    found = []
+    if not settings.is_demo_key:
+        found.append(settings.alpha_vantage_api_key.get_secret_value())
+    if settings.aws_secret_access_key is not None:
+        found.append(settings.aws_secret_access_key.get_secret_value())
+    for url in (settings.warehouse_url, settings.smtp_url):
+        if url is not None:
+            password = urlsplit(url.get_secret_value()).password
+            if password:
+                found.append(unquote(password))
+    if settings.notify_webhook_url is not None:
+        webhook = urlsplit(settings.notify_webhook_url.get_secret_value())
+        found.append(settings.notify_webhook_url.get_secret_value())
+        if webhook.path.strip("/"):
+            found.append(webhook.path)
+    return [secret for secret in found if secret]
 
 
 def redact_url(url: str) -> str:
@@ -208,9 +315,7 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.rpartition("@")[2]
     netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
     return urlunsplit(parts._replace(netloc=netloc))
 
@@ -223,9 +328,16 @@ def load_settings(**overrides: Any) -> Settings:
             is wrong with the value and gives an example of a good one.
     """
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    if settings.notify_email_to and settings.smtp_url is None:
+        raise ConfigError(
+            "bad configuration: STOCKS_ELT_NOTIFY_EMAIL_TO is set but "
+            "STOCKS_ELT_SMTP_URL is not: e-mail needs a server; for example "
+            + _EXAMPLES["smtp_url"]
+        )
+    return settings
 
 
 def _describe(exc: ValidationError) -> str:
@@ -235,7 +347,7 @@ def _describe(exc: ValidationError) -> str:
         field = _field_of(loc)
         variable = _variable_name(field, loc)
         value = error.get("input")
-        if any(word in field for word in ("key", "secret", "password")):
+        if any(word in field for word in ("key", "secret", "password", "webhook")):
             shown = "<hidden>"
         elif isinstance(value, str) and "url" in field:
             shown = repr(redact_url(value))

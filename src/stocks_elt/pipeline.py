@@ -387,6 +387,7 @@ def run_pipeline(
     transform: bool = True,
     progress: Progress | None = None,
     notice: Notice | None = None,
+    run_id: str | None = None,
 ) -> RunSummary:
     """Run extract, load, the quality gate and the transform for ``symbols``.
 
@@ -403,6 +404,8 @@ def run_pipeline(
         transform: False stops after the quality gate.
         progress: told as extract and load advance.
         notice: told one-line messages for people (waiting for a lock).
+        run_id: the run's id (a UUID's text); None makes one. A caller that
+            must name the run after a failure (``--notify``) chooses it.
 
     Returns:
         The summary; its ``outcome`` is ``success``, or ``failed`` when a symbol
@@ -417,7 +420,7 @@ def run_pipeline(
     settings = _settings(settings)
     picked = choose_universe(settings, symbols, universe)
     symbols = picked.symbols
-    run_id = str(uuid.uuid4())
+    run_id = run_id or str(uuid.uuid4())
     summary = RunSummary(run_id=run_id, symbols=symbols, universe=picked.source)
     with PipelineRunRecorder(settings, run_id, command="run") as recorder:
         recorder.record_universe(picked.source)

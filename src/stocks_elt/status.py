@@ -38,14 +38,20 @@ from stocks_elt.warehouse.audit.quality import (
     RecordedCheck,
     latest_quality_run,
 )
-from stocks_elt.warehouse.connection import connect
+from stocks_elt.warehouse.connection import connect, has_warehouse
 from stocks_elt.warehouse.migrate import migrated_url
+from stocks_elt.warehouse.sessions import last_sessions
 
 logger = logging.getLogger(__name__)
 
 #: The exchange whose trading calendar decides freshness.
 CALENDAR_NAME = "XNYS"
-#: Alpha Vantage's API day (the quota resets at midnight here) and exchange-local dates.
+#: What a person does first on a data directory where nothing is loaded yet.
+START_HINTS = (
+    "stocks-elt demo                 an offline run against the bundled emulator",
+    "stocks-elt run --symbols IBM    real data (set ALPHA_VANTAGE_API_KEY; "
+    "without it Alpha Vantage's demo key serves IBM only)",
+)
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -90,6 +96,25 @@ class StatusReport:
     quota: QuotaUsage
 
     @property
+    def is_empty(self) -> bool:
+        """Whether nothing is loaded yet: no symbol has prices or an extract
+        outcome, and no gate ran (a new data directory, an empty warehouse)."""
+        return self.quality_run is None and all(
+            status.last_session is None and status.extract is None
+            for status in self.symbols
+        )
+
+    def stale_symbols(self, max_sessions_behind: int) -> tuple[SymbolStatus, ...]:
+        """The symbols more than ``max_sessions_behind`` sessions behind the last
+        completed session, never-loaded ones included."""
+        return tuple(
+            status
+            for status in self.symbols
+            if status.sessions_behind is None
+            or status.sessions_behind > max_sessions_behind
+        )
+
+    @property
     def other_findings(self) -> tuple[RecordedCheck, ...]:
         """Open findings of the latest gate run that name no listed symbol."""
         if self.quality_run is None:
@@ -120,6 +145,7 @@ class StatusReport:
             },
             "other_open_findings": [f.to_dict() for f in self.other_findings],
             "api_quota": _quota_dict(self.quota),
+            "nothing_loaded": self.is_empty,
         }
 
 
@@ -148,6 +174,10 @@ def collect_status(
     now = _aware(as_of)
     chosen = parse_symbols(symbols) if symbols is not None else None
     last_completed = calendar.last_completed_session(now)
+    if not has_warehouse(settings):
+        # A new data directory: nothing to read, and no embedded Postgres is
+        # started (and written to the disk) just to say so.
+        return _nothing_loaded(settings, chosen, now, last_completed)
     with connect(migrated_url(settings)) as conn:
         loaded = last_loaded_sessions(conn, chosen)
         outcomes = latest_extract_outcomes(conn, chosen)
@@ -182,6 +212,31 @@ def collect_status(
         quota.calls_used,
     )
     return report
+
+
+def _nothing_loaded(
+    settings: Settings,
+    chosen: Sequence[str] | None,
+    now: datetime,
+    last_completed: date,
+) -> StatusReport:
+    """The report of a data directory without a warehouse yet."""
+    listed = chosen if chosen is not None else settings.tickers
+    quota = settings.alpha_vantage_daily_quota
+    return StatusReport(
+        as_of=now,
+        last_completed_session=last_completed,
+        symbols=tuple(SymbolStatus(symbol, None, None, None) for symbol in listed),
+        quality_run=None,
+        quota=QuotaUsage(
+            api_day=api_day(now),
+            key_hash=key_hash(settings.alpha_vantage_api_key.get_secret_value()),
+            calls_used=0,
+            daily_quota=quota,
+            remaining=quota or None,
+            is_capped=False,
+        ),
+    )
 
 
 def last_loaded_sessions(
@@ -222,21 +277,8 @@ def last_loaded_sessions(
             where s.symbol is not null
             """
         ).fetchall()
-    else:
-        rows = conn.execute(
-            """
-            select s.symbol, last.trade_date
-            from unnest(%s::text[]) as s (symbol)
-            cross join lateral (
-                select max(p.trade_date) as trade_date
-                from raw.daily_prices as p
-                where p.symbol = s.symbol
-            ) as last
-            where last.trade_date is not null
-            """,
-            (list(symbols),),
-        ).fetchall()
-    return {str(symbol): trade_date for symbol, trade_date in rows}
+        return {str(symbol): trade_date for symbol, trade_date in rows}
+    return last_sessions(conn, "raw", "daily_prices", symbols)
 
 
 def api_calls_today(

@@ -19,6 +19,7 @@ from psycopg import sql
 from stocks_elt.config import Settings
 from stocks_elt.orchestration.local import LocalAirflow
 from stocks_elt.warehouse.connection import connection_parameters
+from tests.fixtures.lineage import file_transport
 from tests.fixtures.s3 import free_port
 
 #: The login the tests use; not "postgres" or "admin", which the secrets masker
@@ -54,6 +55,11 @@ def airflow_metadata_url(postgres_admin_url: str) -> Iterator[str]:
                     sql.Identifier(name)
                 )
             )
+
+
+def lineage_events(settings: Settings) -> Path:
+    """Where the OpenLineage file transport of ``local_airflow`` writes."""
+    return settings.data_dir / "openlineage.jsonl"
 
 
 def local_filesystem_secrets(
@@ -126,6 +132,8 @@ def local_airflow(
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
             # Nothing edits the DAG files during a test: parse them once.
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+            # OpenLineage events go to a file the tests read (lineage_events).
+            **file_transport(lineage_events(settings)),
             **(extra_env or {}),
         },
         **options,

@@ -25,14 +25,18 @@ import pytest
 
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator import default_universe, symbol_history
+from stocks_elt.warehouse.connection import connection_parameters
 from tests.e2e.conftest import (
     AIRFLOW_PASSWORD,
+    lineage_events,
     local_airflow,
     local_filesystem_secrets,
     metadata_dump,
 )
 from tests.fixtures.airflow_api import AirflowApi
 from tests.fixtures.emulator import EMULATOR_TODAY, PREMIUM_KEY, EmulatorFactory
+from tests.fixtures.lineage import LineageGraph, read_events
+from tests.fixtures.receivers import SmtpServer, WebhookReceiver, wait_for
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -97,7 +101,12 @@ def _task_instances_as_served(api: AirflowApi, chains: list[ChainRun]) -> str:
 
 
 def _settings(
-    tmp_path: Path, emulator_url: str, s3_endpoint: str, warehouse: str
+    tmp_path: Path,
+    emulator_url: str,
+    s3_endpoint: str,
+    warehouse: str,
+    smtp: SmtpServer,
+    webhook: WebhookReceiver,
 ) -> Settings:
     """Everything but the API key: the environment holds the public demo key (a
     task that missed the backend's key would fetch IBM only, and fail the test)."""
@@ -118,6 +127,11 @@ def _settings(
         warehouse_url=warehouse,
         airflow_user="e2e",
         airflow_password=AIRFLOW_PASSWORD,
+        # Alerts: e-mail through the stocks_smtp connection (the smtp
+        # provider's hook), and a webhook.
+        smtp_url=smtp.url,
+        notify_email_to="oncall@example.com",
+        notify_webhook_url=webhook.url,
     )
 
 
@@ -127,9 +141,18 @@ def test_two_sessions_flow_through_the_asset_chain_into_the_marts(
     s3_endpoint: str,
     warehouse: str,
     airflow_metadata_url: str,
+    smtp_server: SmtpServer,
+    webhook_receiver: WebhookReceiver,
 ) -> None:
     emulator = emulator_factory()
-    settings = _settings(tmp_path, emulator.base_url, s3_endpoint, warehouse)
+    settings = _settings(
+        tmp_path,
+        emulator.base_url,
+        s3_endpoint,
+        warehouse,
+        smtp_server,
+        webhook_receiver,
+    )
     secrets = local_filesystem_secrets(
         tmp_path / "secrets", {"alpha_vantage_api_key": PREMIUM_KEY}, emulator.base_url
     )
@@ -153,6 +176,14 @@ def test_two_sessions_flow_through_the_asset_chain_into_the_marts(
         assert '"rendered_fields"' in rendered
         assert PREMIUM_KEY not in rendered
 
+        # A symbol the API does not know fails check_symbol_outcomes; its
+        # failure callback sends one notice on each channel, nothing before it.
+        assert smtp_server.messages == []
+        assert webhook_receiver.bodies == []
+        failing = api.trigger_dag("ingest_stocks", {"tickers": ["NOSUCH"]})
+        assert api.wait_for_dag_run("ingest_stocks", failing)["state"] == "failed"
+        wait_for(lambda: bool(smtp_server.messages and webhook_receiver.bodies))
+
     # Every call reached the API with the backend's key, none with the demo key.
     keys = {call.key for call in emulator.calls()}
     assert keys == {PREMIUM_KEY}, keys
@@ -173,3 +204,55 @@ def test_two_sessions_flow_through_the_asset_chain_into_the_marts(
         assert new_days == {next_session}, symbol
     assert after == _served_bars(next_session)
     assert set(first.run_ids) == set(second.run_ids) == set(CHAIN)
+    _assert_one_notice_for(failing, smtp_server, webhook_receiver)
+    _assert_lineage_from_lake_to_marts(settings, warehouse)
+
+
+def _assert_one_notice_for(
+    run_id: str, smtp: SmtpServer, webhook: WebhookReceiver
+) -> None:
+    """The failed ingest run's notice, as the notifier sent it from Airflow."""
+    assert len(smtp.messages) == 1, [m["Subject"] for m in smtp.messages]
+    assert len(webhook.bodies) == 1, webhook.bodies
+    subject = "[stocks-elt] 1 symbol(s) could not be fetched: NOSUCH"
+    assert smtp.messages[0]["Subject"] == subject
+    html = smtp.messages[0].get_body(preferencelist=("html",))
+    assert html is not None
+    assert f"run id: {run_id}" in str(html.get_content())
+    notice = webhook.bodies[0]["stocks_elt"]
+    assert notice["event"] == "symbols_not_fetched"
+    assert notice["run_id"] == run_id
+    assert notice["failed"][0].startswith("NOSUCH: not_found")
+    assert PREMIUM_KEY not in str(webhook.bodies) + str(smtp.messages[0])
+
+
+def _assert_lineage_from_lake_to_marts(settings: Settings, warehouse: str) -> None:
+    """OpenLineage events of the run join the lake objects extract wrote to
+    raw.daily_prices (the load task) and on to marts.fct_daily_indicators (the
+    dbt tasks, through Cosmos)."""
+    params = connection_parameters(warehouse)
+    namespace = f"postgres://{params['host']}:{params['port']}"
+    database = params["dbname"]
+    graph = LineageGraph.of(read_events(lineage_events(settings)))
+    raw = (namespace, f"{database}.raw.daily_prices")
+    indicators = (namespace, f"{database}.marts.fct_daily_indicators")
+
+    def in_the_lake(dataset: tuple[str, str]) -> bool:
+        return (
+            dataset[0] == "s3://e2e-lake"
+            and "function=TIME_SERIES_DAILY" in (dataset[1])
+        )
+
+    to_raw = graph.path(in_the_lake, raw)
+    assert to_raw is not None, sorted(graph.datasets)
+    assert graph.path(lambda dataset: dataset == raw, indicators) is not None, sorted(
+        graph.datasets
+    )
+    # extract_batch wrote the object the load read; the load and dbt jobs join
+    # the rest.
+    lake_object, first_table = to_raw[0], to_raw[1]
+    assert first_table == raw, to_raw  # the load reads the object, writes raw
+    assert any(job.endswith("extract_batch") for job in graph.written_by[lake_object])
+    assert any(
+        job.endswith("load_new_objects") for job in graph.jobs[(lake_object, raw)]
+    )

@@ -96,3 +96,70 @@ def test_redact_url_hides_only_the_password() -> None:
         == "postgresql://alice:***@db.example:5433/stocks"
     )
     assert redact_url("postgresql://db/stocks") == "postgresql://db/stocks"
+
+
+# -- notifications and the freshness deadline ------------------------------------
+
+
+def test_notifications_are_off_by_default() -> None:
+    settings = load_settings()
+    assert not settings.notifies
+    assert settings.smtp_url is None
+    assert settings.notify_webhook_url is None
+    assert settings.freshness_deadline.isoformat() == "21:00:00"
+
+
+def test_notification_settings_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STOCKS_ELT_SMTP_URL", "smtps://alerts:pw@mail.example.com:465")
+    monkeypatch.setenv("STOCKS_ELT_NOTIFY_EMAIL_TO", "a@example.com, b@example.org")
+    monkeypatch.setenv("STOCKS_ELT_NOTIFY_WEBHOOK_URL", "https://hooks.example/T/B/X")
+    monkeypatch.setenv("STOCKS_ELT_FRESHNESS_DEADLINE", "20:45")
+    settings = load_settings()
+
+    assert settings.notifies
+    assert settings.notify_email_to == ("a@example.com", "b@example.org")
+    assert settings.freshness_deadline.isoformat() == "20:45:00"
+    # The form settings_environment hands to Airflow's tasks reads back the same.
+    assert load_settings(freshness_deadline="20:45:00").freshness_deadline == (
+        settings.freshness_deadline
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("STOCKS_ELT_FRESHNESS_DEADLINE", "25:00", "not a time of day"),
+        ("STOCKS_ELT_FRESHNESS_DEADLINE", "9pm", "not a time of day"),
+        ("STOCKS_ELT_SMTP_URL", "mail.example.com", "not an smtp://"),
+        ("STOCKS_ELT_SMTP_URL", "smtp://u:pw-77@mail:99999", "bad port"),
+        ("STOCKS_ELT_NOTIFY_WEBHOOK_URL", "hooks.example/secret-77", "not an http"),
+        ("STOCKS_ELT_NOTIFY_EMAIL_TO", "ops at example", "not an e-mail address"),
+        ("STOCKS_ELT_NOTIFY_DEFERRED_DAYS", "0", "1 to 365"),
+        ("STOCKS_ELT_NOTIFY_TIMEOUT_SECONDS", "inf", "finite"),
+    ],
+)
+def test_a_bad_notification_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"bad configuration: {variable}=")
+    assert said in message
+    assert caught.value.exit_code == 2
+    # Neither the SMTP password nor a webhook's secret path is echoed.
+    assert "pw-77" not in message
+    assert "secret-77" not in message
+
+
+def test_email_recipients_without_a_server_are_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STOCKS_ELT_NOTIFY_EMAIL_TO", "ops@example.com")
+    with pytest.raises(ConfigError, match="STOCKS_ELT_SMTP_URL is not"):
+        load_settings()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from stocks_elt.commands.demo_data import demo_settings
 from stocks_elt.config import load_settings
 from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.report.data import DEFAULT_SESSIONS, MAX_SESSIONS
@@ -39,7 +40,13 @@ logger = logging.getLogger(__name__)
     show_default=True,
     help="Latest sessions charted per symbol (500 is about two years).",
 )
-def report_command(symbols: str | None, out: Path, sessions: int) -> None:
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Chart what `stocks-elt demo` loaded (<data dir>/demo) instead of the "
+    "configured warehouse.",
+)
+def report_command(symbols: str | None, out: Path, sessions: int, demo: bool) -> None:
     """Write an HTML report: charts, latest indicators and data quality.
 
     One file with everything inlined: open it in any browser, offline. Per symbol a
@@ -50,6 +57,8 @@ def report_command(symbols: str | None, out: Path, sessions: int) -> None:
     from stocks_elt.report import build_report
 
     settings = load_settings()
+    if demo:
+        settings = demo_settings(settings)
     chosen = parse_symbols(symbols) if symbols is not None else settings.tickers
     if not chosen:
         raise click.BadParameter("no symbol given", param_hint="--symbols")

@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -23,17 +24,15 @@ from rich.console import Console
 from rich.table import Table
 
 from stocks_elt import pipeline
+from stocks_elt.commands.demo_data import DEMO_KEY, DEMO_SYMBOLS, LOOK_COMMANDS
+from stocks_elt.commands.notify import notify_outcome
 from stocks_elt.commands.progress import one_line, progress_bars
 from stocks_elt.config import check_writable_paths, load_settings
-from stocks_elt.market import calendar
 from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.market.universe import parse_universe
 from stocks_elt.results import RunSummary
 
 logger = logging.getLogger(__name__)
-
-DEMO_SYMBOLS = ("IBM", "AAPL", "MSFT", "NVDA", "JPM", "KO", "XOM", "TSLA", "WMT", "GE")
-DEMO_KEY = "DEMO-PREMIUM-KEY"
 
 
 def print_summary(console: Console, summary: RunSummary) -> None:
@@ -111,12 +110,19 @@ def _emit(summary: RunSummary, as_json: bool, console: Console) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--no-transform", is_flag=True, help="Stop after the quality gate.")
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Send the configured notifications (e-mail, webhook) for what went wrong, "
+    "as the Airflow DAGs do (docs/operations.md).",
+)
 def run_command(
     symbols: str | None,
     universe: str | None,
     as_of: datetime | None,
     as_json: bool,
     no_transform: bool,
+    notify: bool,
 ) -> None:
     """Extract, load, check and transform: the whole pipeline, in-process."""
     settings = load_settings()
@@ -132,16 +138,20 @@ def run_command(
             "[yellow]No ALPHA_VANTAGE_API_KEY set: using Alpha Vantage's demo key, "
             "which serves IBM only.[/yellow]"
         )
-    with progress_bars(None if as_json else console) as bars:
-        summary = pipeline.run_pipeline(
-            settings,
-            chosen,
-            universe=universe,
-            as_of=as_of.date() if as_of else None,
-            transform=not no_transform,
-            progress=bars,
-            notice=one_line(console),
-        )
+    run_id = str(uuid.uuid4())
+    with notify_outcome(settings, run_id, notify) as outcome:
+        with progress_bars(None if as_json else console) as bars:
+            summary = pipeline.run_pipeline(
+                settings,
+                chosen,
+                universe=universe,
+                as_of=as_of.date() if as_of else None,
+                transform=not no_transform,
+                progress=bars,
+                notice=one_line(console),
+                run_id=run_id,
+            )
+        outcome.summary = summary
     _emit(summary, as_json, Console())
     if summary.outcome != "success":
         sys.exit(1)
@@ -171,10 +181,10 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
     check_writable_paths(
         base.model_copy(update={"data_dir": data_dir, "lake_url": None})
     )
-    today = datetime.now(calendar.NEW_YORK).date()
     console = Console(stderr=True)
     started = time.perf_counter()
-    config = EmulatorConfig(today=today, premium_keys=frozenset({DEMO_KEY}))
+    # The emulator follows the clock: today's bar exists only after the close.
+    config = EmulatorConfig(premium_keys=frozenset({DEMO_KEY}))
     with start_emulator(config) as emulator:
         settings = load_settings(
             alpha_vantage_api_key=DEMO_KEY,
@@ -188,7 +198,8 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
             tickers=chosen,
         )
         console.print(
-            f"emulator at {emulator.base_url}, today {today}; data in {data_dir}",
+            f"emulator at {emulator.base_url}, sessions through "
+            f"{emulator.published_through} published; data in {data_dir}",
             soft_wrap=True,
         )
         with progress_bars(None if as_json else console) as bars:
@@ -204,5 +215,6 @@ def demo_command(symbols: str, out: Path | None, as_json: bool) -> None:
         f"demo took {time.perf_counter() - started:.1f} s",
         soft_wrap=True,
     )
+    console.print("look at its data with:\n  " + "\n  ".join(LOOK_COMMANDS))
     if summary.outcome != "success":
         sys.exit(1)

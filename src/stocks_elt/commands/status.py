@@ -1,10 +1,17 @@
 """
 ``stocks-elt status``: where each symbol stands, as a table or as JSON.
+
+It works on any state: a new data directory (no warehouse yet) or an empty
+warehouse says "nothing loaded yet" and how to start (exit 0); a warehouse that
+cannot be reached is one line naming it without its password (exit 1);
+``--fail-if-stale N`` exits 1 when a symbol is more than N sessions behind, for
+cron and monitoring; ``--demo`` reads what ``stocks-elt demo`` loaded.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 
 import click
@@ -12,16 +19,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from stocks_elt.config import load_settings
+from stocks_elt.commands.demo_data import demo_settings
+from stocks_elt.config import Settings, load_settings
 from stocks_elt.market.calendar import NEW_YORK
 from stocks_elt.market.symbols import parse_symbols
 from stocks_elt.status import (
     CALENDAR_NAME,
+    START_HINTS,
     StatusReport,
     SymbolStatus,
     collect_status,
 )
 from stocks_elt.warehouse.audit.quality import RecordedCheck
+from stocks_elt.warehouse.connection import describe_warehouse
 
 
 def _parse_as_of(
@@ -54,23 +64,84 @@ def _parse_as_of(
     help="Judge freshness and the API day at this ISO instant instead of now "
     "(no offset: New York time).",
 )
-def status_command(symbols: str | None, as_json: bool, as_of: datetime | None) -> None:
+@click.option(
+    "--fail-if-stale",
+    type=click.IntRange(0),
+    metavar="N",
+    help="Exit 1 when a symbol is more than N sessions behind the last completed "
+    "session (never loaded counts as behind); for cron and monitoring.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Read what `stocks-elt demo` loaded (<data dir>/demo) instead of the "
+    "configured warehouse.",
+)
+def status_command(
+    symbols: str | None,
+    as_json: bool,
+    as_of: datetime | None,
+    fail_if_stale: int | None,
+    demo: bool,
+) -> None:
     """Show per symbol the last session loaded, freshness, last extract, open
     data-quality findings, and today's API calls.
 
     Freshness counts the XNYS sessions that closed after the last loaded one.
-    Always exits 0: stale data is reported, not an error.
+    Exits 0 whatever it finds (stale data is reported, not an error) unless
+    --fail-if-stale is given.
     """
     settings = load_settings()
+    if demo:
+        settings = demo_settings(settings)
     chosen = parse_symbols(symbols) if symbols is not None else None
     report = collect_status(settings, chosen, as_of=as_of)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-        return
-    console = Console()
-    console.print(_table(report))
-    for line in _summary(report):
-        console.print(line)
+        answer = report.to_dict()
+        if report.is_empty:
+            answer["hint"] = _nothing_loaded(settings, demo)
+        click.echo(json.dumps(answer, indent=2))
+    elif report.is_empty:
+        Console().print(_nothing_loaded(settings, demo), soft_wrap=True)
+    else:
+        console = Console()
+        console.print(_table(report))
+        for line in _summary(report):
+            console.print(line)
+    if fail_if_stale is not None:
+        stale = report.stale_symbols(fail_if_stale)
+        if stale:
+            click.echo(_stale_line(stale, fail_if_stale, report), err=True)
+            sys.exit(1)
+
+
+def _nothing_loaded(settings: Settings, demo: bool) -> str:
+    if demo:
+        return (
+            "nothing loaded yet by the demo in "
+            f"{settings.data_dir.resolve()}; run it with: stocks-elt demo"
+        )
+    return (
+        f"nothing loaded yet into {describe_warehouse(settings)}. To start:\n  "
+        + "\n  ".join(START_HINTS)
+        + "\nthen run stocks-elt status again."
+    )
+
+
+def _stale_line(
+    stale: tuple[SymbolStatus, ...], limit: int, report: StatusReport
+) -> str:
+    parts = [
+        f"{status.symbol} never loaded"
+        if status.sessions_behind is None
+        else f"{status.symbol} {status.sessions_behind} behind "
+        f"(last {status.last_session})"
+        for status in stale
+    ]
+    return (
+        f"stale: {len(stale)} symbol(s) more than {limit} session(s) behind "
+        f"{report.last_completed_session}: " + "; ".join(parts)
+    )
 
 
 def _table(report: StatusReport) -> Table:

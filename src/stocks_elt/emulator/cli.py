@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import click
 
@@ -19,9 +19,11 @@ _FAULTS_HELP = """Fault spec: comma-separated KIND:WHEN[@TARGET] rules. KIND is 
 SYMBOL/FUNCTION. Example: '503:first=2@MSFT,latency=300ms:0.5'."""
 
 
-def _parse_today(ctx: click.Context, param: click.Parameter, value: str | None) -> date:
+def _parse_today(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> date | None:
     if value is None:
-        return date.today()
+        return None
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -35,7 +37,17 @@ def _parse_today(ctx: click.Context, param: click.Parameter, value: str | None) 
     "--today",
     callback=_parse_today,
     metavar="YYYY-MM-DD",
-    help="The emulator's today; nothing after it exists. Default: today's date.",
+    help="A fixed today, taken as over: its session's bar is served, nothing "
+    "after it. Default: follow the clock, where a session's bar appears only after "
+    "its New York close plus --publication-lag, as on the real service.",
+)
+@click.option(
+    "--publication-lag",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1440),
+    metavar="MINUTES",
+    help="Minutes after a session's close before its bar appears (clock mode).",
 )
 @click.option(
     "--symbols",
@@ -71,7 +83,8 @@ def _parse_today(ctx: click.Context, param: click.Parameter, value: str | None) 
 def emulator_command(
     host: str,
     port: int,
-    today: date,
+    today: date | None,
+    publication_lag: int,
     symbols: str | None,
     premium_keys: str,
     per_second_limit: int,
@@ -106,6 +119,7 @@ def emulator_command(
         daily_limit=daily_limit,
         faults=faults,
         seed=seed,
+        publication_lag=timedelta(minutes=publication_lag),
     )
     try:
         running = start_emulator(config)
@@ -113,8 +127,14 @@ def emulator_command(
         raise click.BadParameter(str(exc), param_hint="--faults") from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+    clock = (
+        f"today={today.isoformat()} (fixed)"
+        if today is not None
+        else f"following the clock, sessions through "
+        f"{running.published_through.isoformat()} published"
+    )
     click.echo(
-        f"Alpha Vantage emulator on {running.base_url} today={today.isoformat()} "
+        f"Alpha Vantage emulator on {running.base_url} {clock} "
         f"symbols={len(universe)} (Ctrl-C to stop)",
         err=True,
     )

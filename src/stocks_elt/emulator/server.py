@@ -5,9 +5,12 @@ Routes:
 
 * ``GET|HEAD /query?function=...&apikey=...`` the API (``OPTIONS`` lists the
   allowed methods; any other method gets 405, like the real service).
-* ``GET /_admin/health`` liveness and the current "today".
+* ``GET /_admin/health`` liveness, the current "today" and the last session
+  published.
 * ``GET /_admin/calls[?key=K]`` the call log as JSON.
-* ``POST /_admin/clock`` ``{"today": "YYYY-MM-DD"}`` or ``{"advance": N}``.
+* ``POST /_admin/clock`` ``{"today": "YYYY-MM-DD"}`` (a day that is over),
+  ``{"now": "2026-12-01T08:27-05:00"}`` (an instant: the close rule applies) or
+  ``{"advance": N}``.
 * ``POST /_admin/faults`` ``{"spec": "503:first=2@MSFT"}`` (empty spec: none).
 * ``POST /_admin/reset`` forget the call log and the limit counters.
 
@@ -25,7 +28,7 @@ import logging
 import socket
 import threading
 import time
-from datetime import date
+from datetime import date, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -214,7 +217,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if parts.path == "/_admin/health":
             service = self.server.service
-            self._json(200, {"status": "ok", "today": service.today.isoformat()})
+            today, published = service.clock()
+            self._json(
+                200,
+                {
+                    "status": "ok",
+                    "today": today.isoformat(),
+                    "published_through": published.isoformat(),
+                },
+            )
             return
         if parts.path == "/_admin/calls":
             query = dict(parse_qsl(parts.query))
@@ -233,11 +244,23 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/_admin/clock":
                 if "today" in payload:
                     service.set_today(date.fromisoformat(str(payload["today"])))
+                elif "now" in payload:
+                    service.set_now(datetime.fromisoformat(str(payload["now"])))
                 elif "advance" in payload:
                     service.advance(int(payload["advance"]))
                 else:
-                    raise ValueError('send {"today": "YYYY-MM-DD"} or {"advance": N}')
-                self._json(200, {"today": service.today.isoformat()})
+                    raise ValueError(
+                        'send {"today": "YYYY-MM-DD"}, {"now": "<ISO instant with '
+                        'offset>"} or {"advance": N}'
+                    )
+                today, published = service.clock()
+                self._json(
+                    200,
+                    {
+                        "today": today.isoformat(),
+                        "published_through": published.isoformat(),
+                    },
+                )
             elif path == "/_admin/faults":
                 service.set_faults(str(payload.get("spec", "")))
                 self._json(200, {"spec": str(payload.get("spec", ""))})
@@ -282,12 +305,21 @@ class RunningEmulator:
 
     @property
     def today(self) -> date:
-        """The emulator's "today"."""
+        """The emulator's "today" (the API day in New York)."""
         return self.service.today
 
+    @property
+    def published_through(self) -> date:
+        """The last session whose bar the emulator serves."""
+        return self.service.published_through
+
     def set_today(self, day: date) -> None:
-        """Move the clock to ``day``."""
+        """Fix the clock at the end of ``day`` (its bar is published)."""
         self.service.set_today(day)
+
+    def set_now(self, moment: datetime) -> None:
+        """Pin the clock at an instant; the close rule applies."""
+        self.service.set_now(moment)
 
     def advance(self, sessions: int = 1) -> date:
         """Move "today" to the ``sessions``-th next NYSE session and return it.
@@ -361,10 +393,12 @@ def start_emulator(config: EmulatorConfig) -> RunningEmulator:
     server = _Server((config.host, config.port), service)
     running = RunningEmulator(config, service, server)
     running._start()
+    today, published = service.clock()
     logger.info(
-        "emulator started url=%s today=%s symbols=%d",
+        "emulator started url=%s today=%s published_through=%s symbols=%d",
         running.base_url,
-        config.today.isoformat(),
+        today.isoformat(),
+        published.isoformat(),
         len(config.universe),
     )
     return running

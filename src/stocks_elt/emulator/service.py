@@ -43,7 +43,12 @@ from stocks_elt.emulator.render import (
     json_message,
     render_response,
 )
-from stocks_elt.market.calendar import HORIZON, next_session
+from stocks_elt.market.calendar import (
+    HORIZON,
+    NEW_YORK,
+    last_completed_session,
+    next_session,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +171,7 @@ class EmulatorService:
             clock=config.clock,
         )
         self._today = config.today
+        self._at: datetime | None = None
         self._lock = threading.Lock()
         self._faults = FaultPlan(
             parse_fault_spec(config.faults, FUNCTIONS), config.seed
@@ -175,36 +181,70 @@ class EmulatorService:
         for listed in config.universe:
             if listed.splits is not None or listed.dividends is not None:
                 # explicit events are checked now, not on some later request
-                symbol_history(listed, config.today, config.seed)
+                symbol_history(listed, HORIZON, config.seed)
 
     # -- clock ----------------------------------------------------------------
 
+    def clock(self) -> tuple[date, date]:
+        """Return ``(today, published)``: the API day (New York) that counts the
+        daily quota, and the last session whose bar the answers hold.
+
+        A fixed today is over (its bar is published); an instant (pinned with
+        ``set_now`` or the wall clock) publishes a session ``publication_lag``
+        after its close.
+        """
+        with self._lock:
+            fixed, pinned = self._today, self._at
+        if fixed is not None:
+            return fixed, fixed
+        moment = (pinned or self.config.now()).astimezone(NEW_YORK)
+        published = last_completed_session(moment, self.config.publication_lag)
+        return moment.date(), published
+
     @property
     def today(self) -> date:
-        """The emulator's "today"."""
-        with self._lock:
-            return self._today
+        """The emulator's "today": the API day in New York."""
+        return self.clock()[0]
+
+    @property
+    def published_through(self) -> date:
+        """The last session whose bar exists (``Last Refreshed`` of a series)."""
+        return self.clock()[1]
 
     def set_today(self, day: date) -> None:
-        """Move the clock to ``day`` (forward or back)."""
+        """Fix the clock at the end of ``day`` (forward or back)."""
         with self._lock:
-            self._today = day
+            self._today, self._at = day, None
         logger.info("emulator clock set today=%s", day.isoformat())
 
+    def set_now(self, moment: datetime) -> None:
+        """Pin the clock at the instant ``moment`` (aware; the close rule applies).
+
+        Raises:
+            ValueError: ``moment`` has no time zone.
+        """
+        if moment.tzinfo is None:
+            raise ValueError(f"{moment.isoformat()} has no time zone")
+        with self._lock:
+            self._today, self._at = None, moment
+        logger.info("emulator clock set now=%s", moment.isoformat())
+
     def advance(self, sessions: int = 1) -> date:
-        """Move the clock to the ``sessions``-th NYSE session after today.
+        """Fix the clock at the ``sessions``-th NYSE session after the last one
+        published (after its close).
 
         Raises:
             ValueError: ``sessions`` < 1 or the result is past the horizon.
         """
+        start = self.published_through
+        day = next_session(start, sessions)
+        if day > HORIZON:
+            raise ValueError(
+                f"{sessions} session(s) after {start.isoformat()} is past "
+                f"the emulator's horizon {HORIZON.isoformat()}"
+            )
         with self._lock:
-            day = next_session(self._today, sessions)
-            if day > HORIZON:
-                raise ValueError(
-                    f"{sessions} session(s) after {self._today.isoformat()} is past "
-                    f"the emulator's horizon {HORIZON.isoformat()}"
-                )
-            self._today = day
+            self._today, self._at = day, None
         logger.info("emulator clock advanced sessions=%d today=%s", sessions, day)
         return day
 
@@ -281,16 +321,16 @@ class EmulatorService:
             return Reply(response)
         function = params.get("function", "")
         symbol = params.get("symbol")
-        today = self.today
+        today, published = self.clock()
         is_premium = key in self.config.premium_keys
         limit = self.limiter.register(key, today, is_premium)
         with self._lock:
             faults = self._faults
         decision = faults.decide(function, symbol) if faults.rules else NO_FAULT
         if decision.kind is not None:
-            reply = self._fault_reply(decision, params, today)
+            reply = self._fault_reply(decision, params, published)
         else:
-            response = self._answer(params, key, function, today, is_premium, limit)
+            response = self._answer(params, key, function, published, is_premium, limit)
             reply = Reply(response, None, decision.latency_seconds)
         status = 0 if reply.transport_fault == "drop" else reply.response.status
         self.record(

@@ -16,10 +16,11 @@ Dates are exchange-local trading dates; closing instants are aware UTC datetimes
 from __future__ import annotations
 
 import bisect
+import re
 import threading
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 #: The calendar's exchange.
@@ -192,3 +193,18 @@ def last_completed_session(at: datetime, lag: timedelta = timedelta(0)) -> date:
     while session_close(candidate) + lag > moment:
         candidate = last_session_on_or_before(candidate - timedelta(days=1))
     return candidate
+
+
+def parse_new_york_time(text: str) -> time:
+    """Parse a New York wall-clock time such as ``21:00`` (or ``21:00:00``).
+
+    Raises:
+        ValueError: not HH:MM on a 24-hour clock.
+    """
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*", text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a time of day such as 21:00")
+    hour, minute, second = (int(part or 0) for part in match.groups())
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError(f"{text!r} is not a time of day such as 21:00")
+    return time(hour, minute, second)

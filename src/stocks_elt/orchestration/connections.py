@@ -17,6 +17,13 @@ connection id        type       fields
                                 extra ``sslmode``
 ``alpha_vantage``    http       password (or extra ``api_key``): the key;
                                 host: the API's base URL
+``stocks_smtp``      smtp       host, port, login, password; extra
+                                ``from_email``, ``to`` (comma-separated),
+                                ``disable_ssl`` (then STARTTLS unless
+                                ``disable_tls``): e-mail alerts, sent
+                                through the smtp provider's ``SmtpHook``
+``stocks_webhook``   http       password (masked) or host: the webhook's
+                                full URL
 ===================  =========  ==========================================
 
 The API key may also come from the Variable ``alpha_vantage_api_key`` (the
@@ -28,7 +35,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from pydantic import SecretStr
 
@@ -36,7 +43,9 @@ from stocks_elt.orchestration.assets import (
     ALPHA_VANTAGE_CONN_ID,
     API_KEY_VARIABLE,
     LAKE_CONN_ID,
+    SMTP_CONN_ID,
     WAREHOUSE_CONN_ID,
+    WEBHOOK_CONN_ID,
 )
 
 if TYPE_CHECKING:
@@ -89,6 +98,8 @@ def settings_overrides(
     warehouse: ConnectionFields | None = None,
     alpha_vantage: ConnectionFields | None = None,
     api_key: str | None = None,
+    smtp: ConnectionFields | None = None,
+    webhook: ConnectionFields | None = None,
 ) -> dict[str, Any]:
     """Translate the connections into ``load_settings`` overrides.
 
@@ -101,6 +112,8 @@ def settings_overrides(
         alpha_vantage: the ``alpha_vantage`` connection.
         api_key: the ``alpha_vantage_api_key`` Variable; the connection's key
             wins over it.
+        smtp: the ``stocks_smtp`` connection.
+        webhook: the ``stocks_webhook`` connection.
 
     Returns:
         Keyword arguments for ``stocks_elt.config.load_settings``.
@@ -124,7 +137,37 @@ def settings_overrides(
             overrides["alpha_vantage_base_url"] = base_url
     if key:
         overrides["alpha_vantage_api_key"] = key
+    if smtp is not None and smtp.host:
+        overrides.update(smtp_overrides(smtp))
+    if webhook is not None and (webhook.password or webhook.host):
+        overrides["notify_webhook_url"] = webhook.password or _base_url(webhook)
     return overrides
+
+
+def smtp_overrides(conn: ConnectionFields) -> dict[str, Any]:
+    """The notification settings a ``stocks_smtp`` connection carries: its
+    server as ``smtp_url`` (``smtps://`` unless ``disable_ssl``, as the smtp
+    provider reads it), and the extra's ``from_email`` and ``to``."""
+    scheme = "smtp" if _is_true(conn.extra.get("disable_ssl")) else "smtps"
+    userinfo = ""
+    if conn.login:
+        userinfo = quote(conn.login, safe="")
+        if conn.password:
+            userinfo += ":" + quote(conn.password, safe="")
+        userinfo += "@"
+    port = f":{conn.port}" if conn.port else ""
+    values: dict[str, Any] = {"smtp_url": f"{scheme}://{userinfo}{conn.host}{port}"}
+    if conn.extra.get("from_email"):
+        values["notify_email_from"] = str(conn.extra["from_email"])
+    if conn.extra.get("to"):
+        values["notify_email_to"] = conn.extra["to"]
+    return values
+
+
+def _is_true(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 #: Settings the lake connection's extra carries, by extra field.
@@ -195,6 +238,8 @@ def task_settings() -> Settings:
         warehouse=connection(WAREHOUSE_CONN_ID),
         alpha_vantage=connection(ALPHA_VANTAGE_CONN_ID),
         api_key=Variable.get(API_KEY_VARIABLE, default=None),
+        smtp=connection(SMTP_CONN_ID),
+        webhook=connection(WEBHOOK_CONN_ID),
     )
     settings = load_settings(**overrides)
     for secret in secrets_of(settings):
@@ -204,16 +249,9 @@ def task_settings() -> Settings:
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret value in ``settings`` (the ``demo`` key is public: not one)."""
-    found = []
-    if not settings.is_demo_key:
-        found.append(settings.alpha_vantage_api_key.get_secret_value())
-    if settings.aws_secret_access_key is not None:
-        found.append(settings.aws_secret_access_key.get_secret_value())
-    if settings.warehouse_url is not None:
-        password = urlsplit(settings.warehouse_url.get_secret_value()).password
-        if password:
-            found.append(unquote(password))
-    return [secret for secret in found if secret]
+    from stocks_elt.config import secret_values
+
+    return secret_values(settings)
 
 
 # -- settings -> Airflow ------------------------------------------------------------
@@ -253,7 +291,36 @@ def airflow_connections(settings: Settings) -> dict[str, ConnectionFields]:
                 if values[setting]
             },
         )
+    if settings.smtp_url is not None:
+        connections[SMTP_CONN_ID] = smtp_fields(settings)
     return connections
+
+
+def smtp_fields(settings: Settings) -> ConnectionFields:
+    """The ``stocks_smtp`` connection of the SMTP settings (``smtp_overrides``'
+    inverse). ``smtp://`` maps to ``disable_ssl``; STARTTLS is then required
+    when there is a login (the provider cannot make it optional) and off
+    without one; one try within the notification timeout."""
+    from urllib.parse import unquote, urlsplit
+
+    assert settings.smtp_url is not None
+    parts = urlsplit(settings.smtp_url.get_secret_value())
+    is_plain = parts.scheme == "smtp"
+    return ConnectionFields(
+        conn_type="smtp",
+        host=parts.hostname,
+        port=parts.port or (25 if is_plain else 465),
+        login=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        extra={
+            "from_email": settings.notify_email_from,
+            "to": ",".join(settings.notify_email_to),
+            "disable_ssl": is_plain,
+            "disable_tls": is_plain and not parts.username,
+            "timeout": int(max(1, settings.notify_timeout_seconds)),
+            "retry_limit": 0,
+        },
+    )
 
 
 def _postgres_fields(url: str) -> ConnectionFields:

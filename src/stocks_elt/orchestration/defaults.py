@@ -17,6 +17,8 @@ from airflow.sdk.definitions.retry_policy import (
     RetryRule,
 )
 
+from stocks_elt.orchestration.notifiers import StocksEltNotifier
+
 #: Errors retrying cannot fix, by their import path (so nothing is imported here).
 NOT_RETRYABLE = [
     "stocks_elt.errors.ConfigError",
@@ -41,4 +43,7 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
     "retry_policy": RETRY_POLICY,
+    # One notice per task that failed for good (docs/operations.md); off until a
+    # channel is configured.
+    "on_failure_callback": [StocksEltNotifier()],
 }

@@ -66,13 +66,17 @@ def extract_batch(
     from stocks_elt import pipeline
     from stocks_elt.orchestration.connections import task_settings
 
+    settings = task_settings()
     result = pipeline.extract_batch(
         symbols,
-        task_settings(),
+        settings,
         run_id,
         trading_date(dag_run),
         record_as=INGEST_DAG,
     )
+    from stocks_elt.orchestration import lineage
+
+    lineage.report_extract(settings, result.object_keys)  # OpenLineage outputs
     summary = result.summary()
     for symbol, why in summary["failed"].items():
         logger.warning("symbol=%s reason=%s", symbol, why)
@@ -137,13 +141,17 @@ def check_symbol_outcomes(
         if failed
         else None
     )
+    settings = task_settings()
     pipeline.finish_run(
-        task_settings(),
+        settings,
         run_id,
         record_as=INGEST_DAG,
         outcome="failed" if failed else "success",
         message=message,
     )
+    from stocks_elt.orchestration.notifiers import notify_deferred
+
+    notify_deferred(settings, run_id)  # symbols deferred for too long; never raises
     if message is not None:
         raise AirflowFailException(message)
     return {"outcomes": summary["outcomes"], "deferred": summary["deferred"]}
@@ -174,6 +182,9 @@ def load_new_objects(
         "none: every object not yet loaded" if keys is None else len(keys),
     )
     result = pipeline.load_objects(keys, settings, run_id, record_as=LOAD_DAG)
+    from stocks_elt.orchestration import lineage
+
+    lineage.report_load(settings, keys)  # OpenLineage inputs and outputs
     return result.as_dict()
 
 

@@ -36,6 +36,23 @@ def warehouse_url(settings: Settings) -> str:
     return _embedded_url(settings.data_dir.resolve() / "postgres")
 
 
+def has_warehouse(settings: Settings) -> bool:
+    """Tell whether there is a warehouse to read without creating one: a
+    configured URL, or an embedded Postgres some earlier command started (a new
+    data directory has none, and a read-only command should not make one)."""
+    if settings.warehouse_url is not None:
+        return True
+    return (settings.data_dir.resolve() / "postgres" / "PG_VERSION").is_file()
+
+
+def describe_warehouse(settings: Settings) -> str:
+    """Where the warehouse is, for people: its URL without the password, or the
+    embedded one's folder."""
+    if settings.warehouse_url is not None:
+        return redact_url(settings.warehouse_url.get_secret_value())
+    return f"the embedded Postgres in {settings.data_dir.resolve() / 'postgres'}"
+
+
 def _embedded_url(pgdata: Path) -> str:
     try:
         import pgserver
@@ -99,7 +116,9 @@ def connect(
     try:
         conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+        # libpq's message is several lines (what failed, then a hint): one line.
+        lines = [line.strip() for line in str(exc).strip().splitlines()]
+        reason = "; ".join(line for line in lines if line) or "no answer"
         raise WarehouseError(
             f"cannot connect to the warehouse at {redact_url(url)}: {reason}"
         ) from None

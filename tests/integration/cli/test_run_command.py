@@ -143,3 +143,30 @@ def test_demo_on_a_clean_data_directory_completes_and_writes_the_report(
     assert "KO" in page
     assert "<script src=" not in page  # self-contained: nothing to fetch
     assert str(report.resolve()) in done.stderr
+    # The demo says how to look at its data, and those commands reach it: the
+    # emulator followed the close, so every symbol is 0 sessions behind the last
+    # completed session, whatever the time of day the test runs at.
+    assert "stocks-elt status --demo" in done.stderr
+    assert "stocks-elt report --demo" in done.stderr
+    status = run_stocks_elt(["status", "--demo", "--json"], tmp_path, {})
+    assert status.returncode == 0, status.stderr
+    answer = json.loads(status.stdout)
+    demo_symbols = {
+        s["symbol"]: s for s in answer["symbols"] if s["symbol"] in ("IBM", "KO")
+    }
+    assert set(demo_symbols) == {"IBM", "KO"}
+    for symbol in demo_symbols.values():
+        assert symbol["last_session"] == answer["last_completed_session"], symbol
+        assert symbol["sessions_behind"] == 0, symbol
+    plain = run_stocks_elt(["status", "--json"], tmp_path, {})
+    assert json.loads(plain.stdout)["nothing_loaded"] is True  # not the demo's
+    history = run_stocks_elt(["history", "--demo", "--json"], tmp_path, {})
+    assert [(r["run_id"], r["outcome"]) for r in json.loads(history.stdout)] == [
+        (summary["run_id"], "success")
+    ]
+    charted = tmp_path / "demo-report.html"
+    report_done = run_stocks_elt(
+        ["report", "--demo", "--symbols", "KO", "--out", str(charted)], tmp_path, {}
+    )
+    assert report_done.returncode == 0, report_done.stderr
+    assert "KO" in charted.read_text(encoding="utf-8")

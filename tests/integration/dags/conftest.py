@@ -23,7 +23,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 DAGS_FOLDER = REPO / "dags"
 DBT_PROJECT = REPO / "src" / "stocks_elt" / "transform" / "dbt_project"
-DAG_IDS = ("ingest_stocks", "load_stocks_from_minio", "dbt_run_models")
+DAG_IDS = (
+    "ingest_stocks",
+    "load_stocks_from_minio",
+    "dbt_run_models",
+    "check_freshness",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -30,6 +30,10 @@ PARSE_TIME_MODULES = frozenset(
         "stocks_elt.orchestration.assets",
         "stocks_elt.orchestration.defaults",
         "stocks_elt.orchestration.dbt_dag",
+        "stocks_elt.orchestration.freshness",
+        "stocks_elt.orchestration.notifiers",
+        "stocks_elt.market",
+        "stocks_elt.market.calendar",
     }
 )
 
@@ -241,3 +245,28 @@ def test_dbt_tasks_reuse_the_partial_parse_that_dbt_ls_left(
         event.info.msg for event in events if event.info.name == "UnableToPartialParse"
     ]
     assert refusals == []
+
+
+def test_every_task_of_every_dag_notifies_when_it_fails_for_good(
+    parsed_dags: ParsedDags,
+) -> None:
+    from stocks_elt.orchestration.notifiers import StocksEltNotifier
+
+    for dag_id in DAG_IDS:
+        for task in _dag(parsed_dags, dag_id).tasks:
+            callbacks = task.on_failure_callback
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            assert any(isinstance(c, StocksEltNotifier) for c in callbacks), (
+                f"{dag_id}.{task.task_id}"
+            )
+
+
+def test_the_freshness_check_runs_at_the_deadline_on_weekdays_in_new_york(
+    parsed_dags: ParsedDags,
+) -> None:
+    dag = _dag(parsed_dags, "check_freshness")
+    # The environment of the parse sets no deadline: the default, 21:00.
+    assert dag.timetable.expression == "0 21 * * 1-5"
+    assert str(dag.timetable.timezone) == "America/New_York"
+    assert dag.timetable.run_immediately is False
+    assert [task.task_id for task in dag.tasks] == ["check_marts_are_current"]

@@ -353,16 +353,24 @@ def test_advancing_the_clock_appends_one_session_and_changes_no_row(
 def test_the_clock_moves_through_the_admin_endpoint(emulator: RunningEmulator) -> None:
     base = emulator.base_url
     moved = httpx.post(f"{base}/_admin/clock", json={"advance": 2})
-    assert moved.json() == {"today": "2024-06-25"}
+    assert moved.json() == {"today": "2024-06-25", "published_through": "2024-06-25"}
     assert httpx.get(f"{base}/_admin/health").json() == {
         "status": "ok",
         "today": "2024-06-25",
+        "published_through": "2024-06-25",
     }
     httpx.post(f"{base}/_admin/clock", json={"today": "2024-06-14"})
     assert emulator.today == date(2024, 6, 14)
     assert next(iter(_full_series(emulator, "IBM"))) == "2024-06-14"
-    bad = httpx.post(f"{base}/_admin/clock", json={"today": "June"})
-    assert bad.status_code == 400
+    # An instant: Friday 2024-06-14 at 10:00 New York is before its close.
+    pinned = httpx.post(
+        f"{base}/_admin/clock", json={"now": "2024-06-14T10:00:00-04:00"}
+    )
+    assert pinned.json() == {"today": "2024-06-14", "published_through": "2024-06-13"}
+    assert next(iter(_full_series(emulator, "IBM"))) == "2024-06-13"
+    for bad_body in ({"today": "June"}, {"now": "2024-06-14T10:00:00"}, {}):
+        bad = httpx.post(f"{base}/_admin/clock", json=bad_body)
+        assert bad.status_code == 400, bad_body
 
 
 def test_the_call_log_is_served_as_json_and_reset(emulator: RunningEmulator) -> None:

@@ -20,6 +20,7 @@ import pytest
 from stocks_elt.alpha_vantage.limits import key_hash
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.status import collect_status
+from tests.fixtures.cli import run_stocks_elt
 
 NY = ZoneInfo("America/New_York")
 AS_OF = datetime(2024, 7, 5, 10, 0, tzinfo=NY)
@@ -251,3 +252,77 @@ def test_status_command_refuses_a_bad_instant_with_exit_code_2(
 
     assert done.returncode == 2
     assert "'yesterday' is not an ISO date-time" in done.stderr
+
+
+# -- any state: new data directory, empty warehouse, unreachable, stale ----------
+
+
+def test_status_on_a_new_data_directory_says_nothing_loaded_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    done = run_stocks_elt(["status"], tmp_path, {})
+
+    assert done.returncode == 0, done.stderr
+    assert "nothing loaded yet" in done.stdout
+    assert "stocks-elt demo" in done.stdout
+    assert "stocks-elt run --symbols IBM" in done.stdout
+    assert "Traceback" not in done.stderr
+    # No embedded Postgres was started (or written to disk) to say so.
+    assert not (tmp_path / "data" / "postgres").exists()
+
+    as_json = run_stocks_elt(["status", "--json"], tmp_path, {})
+    assert as_json.returncode == 0, as_json.stderr
+    answer = json.loads(as_json.stdout)
+    assert answer["nothing_loaded"] is True
+    assert "stocks-elt demo" in answer["hint"]
+    assert [s["freshness"] for s in answer["symbols"]] == ["never loaded"]
+
+
+def test_status_on_an_empty_warehouse_says_nothing_loaded_and_where(
+    warehouse: str, tmp_path: Path
+) -> None:
+    done = run_stocks_elt(["status"], tmp_path, {"STOCKS_ELT_WAREHOUSE_URL": warehouse})
+
+    assert done.returncode == 0, done.stderr
+    assert f"nothing loaded yet into {warehouse}" in " ".join(done.stdout.split())
+
+
+def test_status_on_an_unreachable_warehouse_is_one_line_without_the_password(
+    tmp_path: Path,
+) -> None:
+    url = "postgresql://alice:s3cret-pw@127.0.0.1:1/stocks"
+    done = run_stocks_elt(["status"], tmp_path, {"STOCKS_ELT_WAREHOUSE_URL": url})
+
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "postgresql://alice:***@127.0.0.1:1/stocks" in lines[0]
+    assert "Connection refused" in lines[0]
+    assert "s3cret-pw" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "named"),
+    [
+        (["--symbols", "IBM", "--fail-if-stale", "0"], 0, []),
+        (["--symbols", "IBM,MSFT", "--fail-if-stale", "3"], 0, []),
+        (["--symbols", "IBM,MSFT", "--fail-if-stale", "2"], 1, ["MSFT 3 behind"]),
+        (["--fail-if-stale", "5"], 1, ["AAPL never loaded"]),
+    ],
+)
+def test_fail_if_stale_exits_1_naming_each_symbol_behind(
+    status_warehouse: str,
+    tmp_path: Path,
+    args: list[str],
+    code: int,
+    named: list[str],
+) -> None:
+    done = _cli(
+        ["status", "--as-of", "2024-07-05T10:00", *args], status_warehouse, tmp_path
+    )
+
+    assert done.returncode == code, done.stderr
+    for words in named:
+        assert words in done.stderr
+    if code == 0:
+        assert "stale:" not in done.stderr

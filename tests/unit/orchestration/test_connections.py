@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import SecretStr
+
 from stocks_elt.config import load_settings
 from stocks_elt.orchestration import connections
 from stocks_elt.orchestration.connections import ConnectionFields
@@ -106,3 +108,80 @@ def test_the_variable_gives_the_key_when_the_connection_has_none() -> None:
 
 def test_without_connections_nothing_is_overridden() -> None:
     assert connections.settings_overrides() == {}
+
+
+def test_an_smtp_connection_becomes_the_email_settings() -> None:
+    smtp = _connection(
+        conn_type="smtp",
+        host="mail.example.com",
+        port=587,
+        login="alerts@example.com",
+        password="p@ss:word",
+        extra={"from_email": "airflow@example.com", "to": "a@example.com,b@x.org"},
+    )
+
+    settings = load_settings(**connections.settings_overrides(smtp=smtp))
+
+    assert settings.smtp_url is not None
+    # The provider's default is SSL (smtps) unless the extra disables it.
+    assert settings.smtp_url.get_secret_value() == (
+        "smtps://alerts%40example.com:p%40ss%3Aword@mail.example.com:587"
+    )
+    assert settings.notify_email_from == "airflow@example.com"
+    assert settings.notify_email_to == ("a@example.com", "b@x.org")
+    assert "p@ss:word" in connections.secrets_of(settings)
+
+
+def test_settings_become_an_smtp_connection_and_back() -> None:
+    settings = load_settings(
+        smtp_url="smtp://relay.internal:2525",
+        notify_email_to="ops@example.com",
+        notify_email_from="stocks@example.com",
+        notify_timeout_seconds=7,
+    )
+
+    with_warehouse = settings.model_copy(
+        update={"warehouse_url": SecretStr("postgresql://u:p@h:5432/d")}
+    )
+    fields = connections.airflow_connections(with_warehouse)["stocks_smtp"]
+
+    assert fields.conn_type == "smtp"
+    assert (fields.host, fields.port, fields.login) == ("relay.internal", 2525, None)
+    # smtp:// without a login: plain, as the URL says; one try, our timeout.
+    assert fields.extra["disable_ssl"] is True
+    assert fields.extra["disable_tls"] is True
+    assert (fields.extra["retry_limit"], fields.extra["timeout"]) == (0, 7)
+    back = load_settings(
+        **connections.settings_overrides(smtp=_connection(**_as_kwargs(fields)))
+    )
+    assert back.smtp_url == settings.smtp_url
+    assert back.notify_email_to == settings.notify_email_to
+
+
+def _as_kwargs(fields: ConnectionFields) -> dict[str, Any]:
+    return {
+        "conn_type": fields.conn_type,
+        "host": fields.host,
+        "port": fields.port,
+        "login": fields.login,
+        "password": fields.password,
+        "extra": fields.extra,
+    }
+
+
+def test_a_webhook_connection_becomes_the_webhook_url_and_is_masked() -> None:
+    secret = "https://hooks.slack.com/services/T0/B0/abc123"
+    in_password = _connection(conn_type="http", password=secret)
+    in_host = _connection(conn_type="http", host="https://hooks.example.com/x/y")
+
+    settings = load_settings(**connections.settings_overrides(webhook=in_password))
+    from_host = load_settings(**connections.settings_overrides(webhook=in_host))
+
+    assert settings.notify_webhook_url is not None
+    assert settings.notify_webhook_url.get_secret_value() == secret
+    assert secret in connections.secrets_of(settings)
+    assert "/services/T0/B0/abc123" in connections.secrets_of(settings)
+    assert from_host.notify_webhook_url is not None
+    assert from_host.notify_webhook_url.get_secret_value() == (
+        "https://hooks.example.com/x/y"
+    )

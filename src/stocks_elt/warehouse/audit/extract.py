@@ -4,6 +4,8 @@
     record_extract_outcomes   one row per symbol of a run
     deferred_symbols          symbols whose latest outcome is ``deferred``
     latest_extract_outcomes   each symbol's latest outcome (status, report)
+    deferred_streaks          since when each deferred symbol has been waiting
+    failed_outcomes           the symbols one run could not fetch, with why
 """
 
 from __future__ import annotations
@@ -144,3 +146,65 @@ def latest_extract_outcomes(
         {"symbols": None if symbols is None else list(symbols)},
     ).fetchall()
     return {row[0]: ExtractOutcome(*row) for row in rows}
+
+
+@dataclass(frozen=True)
+class DeferredStreak:
+    """A symbol whose latest outcomes are all ``deferred``.
+
+    Attributes:
+        symbol: the symbol.
+        since: the first deferral of the streak (no other outcome since).
+        times: how many runs deferred it in the streak.
+        reason: the latest deferral's reason.
+    """
+
+    symbol: str
+    since: datetime
+    times: int
+    reason: str | None
+
+
+def deferred_streaks(conn: Connection) -> list[DeferredStreak]:
+    """Return every symbol whose latest outcome is ``deferred``, with the start of
+    its unbroken run of deferrals, longest-waiting first."""
+    rows = conn.execute(
+        """
+        with last_other as (
+            select symbol, max(recorded_at) as recorded_at
+            from audit.extract_outcomes
+            where outcome <> 'deferred'
+            group by symbol
+        )
+        select
+            d.symbol,
+            min(d.recorded_at) as since,
+            count(*) as times,
+            (array_agg(d.reason order by d.recorded_at desc))[1] as reason
+        from audit.extract_outcomes as d
+        left join last_other as o on o.symbol = d.symbol
+        where d.outcome = 'deferred'
+            and (o.recorded_at is null or d.recorded_at > o.recorded_at)
+        group by d.symbol
+        order by since, d.symbol
+        """
+    ).fetchall()
+    return [DeferredStreak(str(s), since, int(n), r) for s, since, n, r in rows]
+
+
+def failed_outcomes(conn: Connection, run_id: str) -> dict[str, str]:
+    """Return ``{symbol: "<outcome>: <reason>"}`` for the symbols a run could not
+    fetch (not found or failed), by symbol."""
+    rows = conn.execute(
+        """
+        select distinct on (symbol) symbol, outcome, reason
+        from audit.extract_outcomes
+        where run_id = %s and outcome = any(%s)
+        order by symbol, recorded_at desc, extract_outcome_id desc
+        """,
+        (as_run_uuid(run_id), sorted(FAILED_OUTCOMES)),
+    ).fetchall()
+    return {
+        str(symbol): f"{outcome}: {reason or 'no reason given'}"
+        for symbol, outcome, reason in rows
+    }

@@ -3,10 +3,13 @@
 
     record_dq_results    append a gate run's rows
     latest_quality_run   every result of the latest gate run (status, report)
+    run_results          every result of one run (a failed gate's message)
+    findings_of_runs     the warnings and failures of several runs (history)
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -129,5 +132,50 @@ def latest_quality_run(conn: Connection) -> QualityRun | None:
     )
 
 
+def run_results(conn: Connection, run_id: uuid.UUID) -> tuple[RecordedCheck, ...]:
+    """Return every result the gate recorded under ``run_id``, failures first."""
+    rows = conn.execute(
+        """
+        select
+            check_name, severity, symbol, status, observed_value, threshold,
+            details, checked_at
+        from audit.dq_results
+        where run_id = %s
+        order by
+            case status when 'fail' then 0 when 'warn' then 1 else 2 end,
+            check_name,
+            symbol nulls first
+        """,
+        (run_id,),
+    ).fetchall()
+    return tuple(RecordedCheck(*row) for row in rows)
+
+
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def findings_of_runs(
+    conn: Connection, run_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[RecordedCheck, ...]]:
+    """Return the warnings and failures each of ``run_ids`` recorded, failures
+    first (``stocks-elt history``)."""
+    rows = conn.execute(
+        """
+        select
+            run_id, check_name, severity, symbol, status, observed_value,
+            threshold, details, checked_at
+        from audit.dq_results
+        where run_id = any(%s) and status <> 'pass'
+        order by
+            run_id,
+            case status when 'fail' then 0 else 1 end,
+            check_name,
+            symbol nulls first
+        """,
+        (list(run_ids),),
+    ).fetchall()
+    found: dict[uuid.UUID, list[RecordedCheck]] = {}
+    for run_id, *values in rows:
+        found.setdefault(run_id, []).append(RecordedCheck(*values))
+    return {run_id: tuple(checks) for run_id, checks in found.items()}

@@ -22,6 +22,8 @@ import logging
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, LiteralString
 
@@ -412,3 +414,66 @@ def record_universe_of(
             record_universe(conn, run_uuid, universe, command)
     except (StocksEltError, psycopg.Error) as exc:
         logger.warning("universe not recorded run_id=%s reason=%s", run_uuid, exc)
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """One row of ``audit.pipeline_runs``, as people read it."""
+
+    run_id: uuid.UUID
+    command: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    message: str | None
+    stages: tuple[dict[str, Any], ...]
+    universe: str | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        """Wall time from start to finish (None while running)."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def recent_runs(
+    conn: Connection,
+    *,
+    limit: int = 10,
+    commands: list[str] | None = None,
+    run_id: uuid.UUID | None = None,
+) -> list[RecordedRun]:
+    """Return the latest runs, newest first (read along the started_at index).
+
+    Args:
+        conn: a warehouse connection.
+        limit: how many.
+        commands: only runs started by these (``run``, a DAG id); None: all.
+        run_id: only this run.
+    """
+    rows = conn.execute(
+        """
+        select run_id, command, started_at, finished_at, outcome, message, stages,
+            universe
+        from audit.pipeline_runs
+        where (%(commands)s::text[] is null or command = any(%(commands)s::text[]))
+            and (%(run_id)s::uuid is null or run_id = %(run_id)s::uuid)
+        order by started_at desc, run_id
+        limit %(limit)s
+        """,
+        {"commands": commands, "run_id": run_id, "limit": limit},
+    ).fetchall()
+    return [
+        RecordedRun(
+            run_id=row[0],
+            command=str(row[1]),
+            started_at=row[2],
+            finished_at=row[3],
+            outcome=row[4],
+            message=row[5],
+            stages=tuple(row[6] or ()),
+            universe=row[7],
+        )
+        for row in rows
+    ]

@@ -35,6 +35,16 @@ DIVIDENDS_TABLE = RawTable(
 )
 SYMBOLS_TABLE = RawTable("symbols", ("symbol",), None)
 MERGED_TABLES = (PRICES_TABLE, SPLITS_TABLE, DIVIDENDS_TABLE, SYMBOLS_TABLE)
+#: The tables each answer kind feeds (``encode._batches`` writes them; lineage
+#: reports them). The adjusted series also carries dividends and splits.
+TABLES_BY_FUNCTION: dict[str, tuple[RawTable, ...]] = {
+    "TIME_SERIES_DAILY": (PRICES_TABLE,),
+    "TIME_SERIES_DAILY_ADJUSTED": (PRICES_TABLE, DIVIDENDS_TABLE, SPLITS_TABLE),
+    "SPLITS": (SPLITS_TABLE,),
+    "DIVIDENDS": (DIVIDENDS_TABLE,),
+    "LISTING_STATUS": (SYMBOLS_TABLE,),
+    "OVERVIEW": (SYMBOLS_TABLE,),
+}
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 ADJUSTED_COLUMNS = (
