@@ -60,6 +60,16 @@ UNIVERSE = (
         splits=(),
         dividends=(),
     ),
+    # delisted on a Saturday, named Delisted by the listing from the start
+    ListedSymbol(
+        "WKND",
+        "Weekend Holdings",
+        ipo_date=date(2024, 3, 1),
+        delisting_date=date(2024, 5, 11),
+        profile="flat",
+        splits=(),
+        dividends=(),
+    ),
     # no listing row at all: listed from its first to its last bar
     ListedSymbol(
         "NOLS",
@@ -71,6 +81,7 @@ UNIVERSE = (
     ),
 )
 WITHOUT_LISTING = frozenset({"NOLS"})
+DELISTED_IN_ADVANCE = frozenset({"WKND"})
 
 _MARTS = {
     "fct_universe_membership": "symbol, trade_date",
@@ -85,19 +96,24 @@ def load_listings(
     *,
     without: frozenset[str] = frozenset(),
     ipo_dates: dict[str, date] | None = None,
+    delisted_in_advance: frozenset[str] = frozenset(),
 ) -> None:
     """Upsert the universe's LISTING_STATUS rows as seen on ``day``.
 
     As the emulator (and the API) shows them: a symbol is listed once its IPO date
     has come, and Delisted with its delisting date only after that date;
-    ``ipo_dates`` overrides the IPO dates the listing gives. A changed row gets
-    ``updated_at = now()``, as the loader does.
+    ``ipo_dates`` overrides the IPO dates the listing gives, and the symbols of
+    ``delisted_in_advance`` show as Delisted from the first day (a listing
+    fetched after the bars). A changed row gets ``updated_at = now()``, as the
+    loader does.
     """
     rows = []
     for listed in universe:
         if listed.symbol in without or listed.ipo_date > day:
             continue
-        is_delisted = listed.delisting_date is not None and listed.delisting_date < day
+        is_delisted = listed.delisting_date is not None and (
+            listed.delisting_date < day or listed.symbol in delisted_in_advance
+        )
         rows.append(
             (
                 listed.symbol,
@@ -132,7 +148,14 @@ def load_listings(
 
 def _load_day(url: str, day: date, ipo_dates: dict[str, date]) -> None:
     load_market(url, UNIVERSE, day)
-    load_listings(url, UNIVERSE, day, without=WITHOUT_LISTING, ipo_dates=ipo_dates)
+    load_listings(
+        url,
+        UNIVERSE,
+        day,
+        without=WITHOUT_LISTING,
+        ipo_dates=ipo_dates,
+        delisted_in_advance=DELISTED_IN_ADVANCE,
+    )
 
 
 def _delete_bars(url: str, day: date, symbols: Sequence[str] | None = None) -> None:
@@ -204,11 +227,13 @@ def test_thirty_daily_incremental_runs_equal_a_full_refresh(
     assert membership["SPLT"] == [d for d in _all_sessions(warehouse) if d >= WINDOW[5]]
     # GONE: through its delisting date, which is its last listed session
     assert membership["GONE"][-1] == WINDOW[14]
+    # WKND: through its last session before its Saturday delisting date
+    assert membership["WKND"][-1] == date(2024, 5, 10)
     assert fetch_rows(
         warehouse,
-        "select trade_date from marts.fct_universe_membership"
-        " where is_last_listed_session",
-    ) == [(WINDOW[14],)]
+        "select symbol, trade_date from marts.fct_universe_membership"
+        " where is_last_listed_session order by symbol",
+    ) == [("GONE", WINDOW[14]), ("WKND", date(2024, 5, 10))]
     assert membership["FRSH"] == sessions[2:]
     # NOLS has no listing data: from its first to its last bar
     assert membership["NOLS"][-1] == WINDOW[-1]

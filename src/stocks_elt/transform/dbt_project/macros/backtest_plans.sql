@@ -46,7 +46,11 @@
       window of a symbol without listing data, follow its own bars);
     * from the first new session of the market (a date no stored row has)
       when its window reaches that session: a normal day appends the new
-      session to every listed symbol, bar or no bar.
+      session to every listed symbol, bar or no bar;
+    * from the newest stored session when its window ends between that
+      session and the newest one now: its last listed session is known only
+      now (a delisting date that is no session, or a listing that named it
+      before the bars reached it), so is_last_listed_session may flip.
 #}
 {% macro plan_membership_batches() %}
     {%- set query -%}
@@ -55,8 +59,14 @@
         watermark as (
             select
                 coalesce(max(source_changed_at), '-infinity'::timestamptz)
-                    as changed_after
+                    as changed_after,
+                max(trade_date) as stored_through
             from {{ this }}
+        ),
+
+        data_through as (
+            select max(last_trade_date) as trade_date
+            from {{ ref('dim_symbols') }}
         ),
 
         changed_prices as materialized (
@@ -104,8 +114,19 @@
                 )
         ),
 
+        closed_by_new_sessions as (
+            select windows.symbol, watermark.stored_through as from_date
+            from windows
+            cross join watermark
+            cross join data_through
+            where windows.last_listed_date >= watermark.stored_through
+                and windows.last_listed_date < data_through.trade_date
+        ),
+
         starts as (
             select symbol, from_date from changed_listings
+            union all
+            select symbol, from_date from closed_by_new_sessions
             union all
             select symbol, from_date from first_changed_prices
             union all
