@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "transform": "stocks_elt.commands.transform:transform_command",
     "status": "stocks_elt.commands.status:status_command",
     "report": "stocks_elt.commands.report:report_command",
+    "export": "stocks_elt.commands.export:export_command",
     "emulator": "stocks_elt.emulator.cli:emulator_command",
     "airflow": "stocks_elt.commands.airflow:airflow_command",
 }

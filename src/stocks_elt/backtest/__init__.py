@@ -1,0 +1,1 @@
+"""Getting the marts into backtesters and notebooks: the Parquet export."""
