@@ -301,7 +301,7 @@ def _export_lock(
     try:
         handle = path.open("a")
     except OSError as exc:
-        raise ExportError(f"cannot create {path}: {exc.strerror or exc}") from None
+        raise ExportError(f"cannot write in {parent}: {exc.strerror or exc}") from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+)
 
 from stocks_elt.config import load_settings
 
@@ -29,7 +35,7 @@ _TABLES = (
 @click.command("export")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="The export folder: new, empty or a previous export  "
     "[default: <data dir>/export]",
 )
@@ -85,13 +91,13 @@ def export_command(
         return
     through = result.data_through.isoformat() if result.data_through else "-"
     if not result.changed:
-        click.echo(f"export: {out_dir} is up to date (data through {through})")
+        click.echo(f"export: {result.out_dir} is up to date (data through {through})")
         return
     click.echo(
         f"export: {result.files_written:,} files written "
         f"({result.rows_written:,} rows, {result.bytes_written / 1e6:,.1f} MB), "
         f"{result.files_kept:,} kept, in {result.duration:.1f} s; "
-        f"data through {through}; {out_dir}"
+        f"data through {through}; {result.out_dir}"
     )
 
 
@@ -114,22 +120,31 @@ def _parse_tables(raw: str | None) -> tuple[str, ...]:
 def _progress(
     console: Console | None,
 ) -> Iterator[Callable[[str, str, int, int], None] | None]:
+    """A progress bar drawn from the first file on (an early error prints alone)."""
     if console is None:
         yield None
         return
-    with Progress(
-        TextColumn("[bold]export[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=None)
+    bars: list[tuple[Progress, TaskID]] = []
 
-        def advance(table: str, partition: str, done: int, total: int) -> None:
-            progress.update(
-                task, completed=done, total=total, description=f"{table} {partition}"
+    def advance(table: str, partition: str, done: int, total: int) -> None:
+        if not bars:
+            progress = Progress(
+                TextColumn("[bold]export[/bold]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                console=console,
+                transient=True,
             )
+            progress.start()
+            bars.append((progress, progress.add_task("", total=total)))
+        progress, task = bars[0]
+        progress.update(
+            task, completed=done, total=total, description=f"{table} {partition}"
+        )
 
+    try:
         yield advance
+    finally:
+        for progress, _ in bars:
+            progress.stop()
