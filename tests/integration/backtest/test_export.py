@@ -17,6 +17,8 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import polars as pl
+import psycopg
 import pytest
 
 from stocks_elt.backtest import export as export_module
@@ -43,10 +45,25 @@ def settings(warehouse: str, tmp_path: Path) -> Settings:
     return Settings(warehouse_url=warehouse, data_dir=tmp_path / "data")
 
 
+#: Listing names a CSV round trip could break: a comma, quotes, a line break,
+#: an empty string (not null) and a null.
+NAMES = {
+    "IBM": 'International Business Machines, "Big Blue"\nCorp',
+    "TWTR": "",
+    "BRK.B": None,
+}
+
+
 @pytest.fixture
 def built(settings: Settings, warehouse: str) -> Settings:
     """A warehouse whose marts hold :data:`SYMBOLS` up to :data:`TODAY`."""
     load_market(warehouse, universe_for_symbols(SYMBOLS), TODAY)
+    with psycopg.connect(warehouse) as conn:
+        conn.cursor().executemany(
+            "insert into raw.symbols (symbol, name, source_object)"
+            " values (%s, %s, 'test')",
+            list(NAMES.items()),
+        )
     run_dbt_build(settings)
     return settings
 
@@ -91,6 +108,10 @@ def test_duckdb_reads_every_mart_back_row_for_row(
 
     assert result.changed
     _assert_duckdb_reads_every_table_back(warehouse, out)
+    names = duckdb.sql(
+        f"select symbol, name from read_parquet('{out}/dim_symbols/*.parquet')"
+    ).fetchall()
+    assert dict(names) == {**NAMES, "7203": None}
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["data_through"] == TODAY.isoformat()
     assert manifest["tables"]["fct_daily_bars"]["data_through"] == TODAY.isoformat()
@@ -109,9 +130,27 @@ def test_duckdb_reads_every_mart_back_row_for_row(
     assert columns["source_changed_at"] == "timestamp[us, tz=UTC]"
 
 
-def test_pandas_reads_a_table_folder_as_it_is(built: Settings, tmp_path: Path) -> None:
+def test_pandas_and_polars_read_the_export_as_it_is(
+    built: Settings, warehouse: str, tmp_path: Path
+) -> None:
     out = tmp_path / "export"
     export_marts(built, out)
+
+    labels = pl.scan_parquet(out / "fct_forward_returns" / "*.parquet")
+    per_symbol = dict(
+        labels.group_by("symbol")
+        .agg(pl.col("label_forward_return_21").is_not_null().sum())
+        .collect()
+        .iter_rows()
+    )
+    assert per_symbol == dict(
+        fetch_rows(
+            warehouse,
+            "select symbol, count(label_forward_return_21)::int"
+            " from marts.fct_forward_returns group by symbol",
+        )
+    )
+    assert labels.collect_schema()["label_end_date_21"] == pl.Date
 
     bars = pd.read_parquet(out / "fct_daily_bars")
     membership = pd.read_parquet(out / "fct_universe_membership")
