@@ -57,6 +57,7 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from stocks_elt import __version__
+from stocks_elt.backtest import EXPORTABLE_TABLES
 from stocks_elt.config import Settings
 from stocks_elt.errors import ExportError, NothingToExport
 from stocks_elt.warehouse.connection import connect
@@ -67,15 +68,7 @@ MANIFEST = "_manifest.json"
 FORMAT_VERSION = 1
 SCHEMA = "marts"
 #: The marts an export holds by default, in manifest order.
-TABLES = (
-    "dim_symbols",
-    "fct_daily_bars",
-    "fct_daily_indicators",
-    "fct_weekly_bars",
-    "fct_monthly_bars",
-    "fct_universe_membership",
-    "fct_forward_returns",
-)
+TABLES = EXPORTABLE_TABLES
 #: The date column of each partitioned table (files are sorted by symbol, date).
 DATE_COLUMNS = {
     "fct_daily_bars": "trade_date",

@@ -19,17 +19,8 @@ from rich.progress import (
     TextColumn,
 )
 
+from stocks_elt.backtest import EXPORTABLE_TABLES as _TABLES
 from stocks_elt.config import load_settings
-
-_TABLES = (
-    "dim_symbols",
-    "fct_daily_bars",
-    "fct_daily_indicators",
-    "fct_weekly_bars",
-    "fct_monthly_bars",
-    "fct_universe_membership",
-    "fct_forward_returns",
-)
 
 
 @click.command("export")

@@ -25,7 +25,13 @@ from stocks_elt.emulator.calendar import nyse_sessions, session_index_on_or_afte
 from stocks_elt.emulator.universe import ListedSymbol
 from stocks_elt.transform.dbt import run_dbt, run_dbt_build
 
-from .conftest import fetch_rows, load_market, values_match
+from .conftest import (
+    assert_marts_equal_snapshot,
+    fetch_rows,
+    load_market,
+    snapshot_marts,
+    values_match,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -168,18 +174,6 @@ def _delete_bars(url: str, day: date, symbols: Sequence[str] | None = None) -> N
     assert deleted > 0
 
 
-def _snapshot(url: str) -> None:
-    with psycopg.connect(url) as conn:
-        conn.execute("create schema incremental_copy")
-        for mart in _MARTS:
-            conn.execute(
-                psycopg.sql.SQL("create table {} as table {}").format(
-                    psycopg.sql.Identifier("incremental_copy", mart),
-                    psycopg.sql.Identifier("marts", mart),
-                )
-            )
-
-
 def _run_marts(settings: Settings) -> None:
     assert run_dbt(settings, ["run", "--select", "marts"]).success
 
@@ -207,19 +201,9 @@ def test_thirty_daily_incremental_runs_equal_a_full_refresh(
         else:
             _run_marts(transform_settings)
 
-    _snapshot(warehouse)
+    snapshot_marts(warehouse, _MARTS)
     run_dbt_build(transform_settings, full_refresh=True)
-
-    for mart, key in _MARTS.items():
-        incremental = fetch_rows(
-            warehouse, f"select * from incremental_copy.{mart} order by {key}"
-        )
-        full = fetch_rows(warehouse, f"select * from marts.{mart} order by {key}")
-        assert len(incremental) == len(full), mart
-        for got, expected in zip(incremental, full, strict=True):
-            assert all(
-                values_match(a, b) for a, b in zip(got, expected, strict=True)
-            ), f"{mart}: incremental {got} != full refresh {expected}"
+    assert_marts_equal_snapshot(warehouse, _MARTS)
 
     membership = _membership(warehouse)
     sessions = list(WINDOW)
