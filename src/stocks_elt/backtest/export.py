@@ -57,9 +57,10 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from stocks_elt import __version__
+from stocks_elt.alpha_vantage.symbols import normalize_symbol
 from stocks_elt.backtest import EXPORTABLE_TABLES
 from stocks_elt.config import Settings
-from stocks_elt.errors import ExportError, NothingToExport
+from stocks_elt.errors import ExportError, InvalidSymbol, NothingToExport
 from stocks_elt.warehouse.connection import connect
 
 logger = logging.getLogger(__name__)
@@ -537,6 +538,16 @@ def _partitions(
             order by 1
             """
         ).format(partition=partition, relation=relation)
+    found = conn.execute(query).fetchall()
+    if partition_by == "symbol":
+        for name, *_ in found:  # a symbol becomes a file name: the symbol rule
+            try:
+                if normalize_symbol(name) != name:
+                    raise InvalidSymbol(f"symbol {name!r} is not in canonical form")
+            except InvalidSymbol as exc:
+                raise ExportError(
+                    f"marts.{table} holds a symbol that cannot name a file: {exc}"
+                ) from None
     return tuple(
         Partition(
             name=str(name),
@@ -545,7 +556,7 @@ def _partitions(
             first_date=first,
             last_date=last,
         )
-        for name, rows, fingerprint, first, last in conn.execute(query)
+        for name, rows, fingerprint, first, last in found
     )
 
 

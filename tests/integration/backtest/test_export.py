@@ -27,7 +27,7 @@ from stocks_elt.config import Settings
 from stocks_elt.emulator.calendar import nyse_sessions, session_index_on_or_after
 from stocks_elt.emulator.universe import universe_for_symbols
 from stocks_elt.errors import ExportError
-from stocks_elt.transform.dbt import run_dbt_build
+from stocks_elt.transform.dbt import run_dbt, run_dbt_build
 from tests.integration.transform.conftest import fetch_rows, load_market
 
 pytestmark = pytest.mark.integration
@@ -332,6 +332,23 @@ def test_a_folder_that_cannot_hold_an_export_is_bad_input(
     unknown = _stocks_elt(["export", "--tables", "fct_nope"], tmp_path, warehouse)
     assert unknown.returncode == 2
     assert "unknown mart(s) fct_nope" in unknown.stderr
+
+
+def test_a_symbol_that_cannot_name_a_file_stops_the_export(
+    built: Settings, warehouse: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(warehouse) as conn:  # only a hand-written row could
+        conn.execute(
+            "insert into raw.daily_prices"
+            " (symbol, trade_date, open, high, low, close, volume, source_object)"
+            " values ('../ESC', %s, 1, 1, 1, 1, 1, 'test')",
+            (TODAY,),
+        )
+    assert run_dbt(built, ["run", "--select", "fct_daily_bars"]).success
+
+    with pytest.raises(ExportError, match="cannot name a file"):
+        export_marts(built, tmp_path / "export", tables=["fct_daily_bars"])
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".export.lock", "data"]
 
 
 def test_unknown_tables_are_refused_before_the_warehouse_is_asked(
