@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "status": "stocks_elt.commands.status:status_command",
     "history": "stocks_elt.commands.history:history_command",
     "report": "stocks_elt.commands.report:report_command",
+    "export": "stocks_elt.commands.export:export_command",
     "emulator": "stocks_elt.emulator.cli:emulator_command",
     "airflow": "stocks_elt.commands.airflow:airflow_command",
 }

@@ -17,6 +17,8 @@ Errors stocks_elt raises on purpose.
   + LoadError
   + QualityGateFailed          a blocking check failed; the chain stops (exit code 1)
   + TransformError             dbt build failed (exit code 1)
+  + ExportError                the export folder cannot be used (exit code 2)
+  + NothingToExport            the warehouse has no marts or rows yet (exit code 1)
 
 A message names the symbol, the object, the row and the reason. Library exceptions
 are translated at the boundary with ``raise XError(...) from exc``.
@@ -103,3 +105,13 @@ class QualityGateFailed(StocksEltError):  # noqa: N818 - the domain's word
 
 class TransformError(StocksEltError):
     """dbt build failed: a model did not build or a test failed."""
+
+
+class ExportError(StocksEltError):
+    """The export folder cannot be created, written or replaced; nothing changed."""
+
+    exit_code = 2
+
+
+class NothingToExport(StocksEltError):  # noqa: N818 - says what happened
+    """The warehouse has no marts, or no rows in them, to export yet."""

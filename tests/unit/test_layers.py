@@ -25,3 +25,29 @@ def test_every_import_linter_contract_is_kept(
     report = capsys.readouterr().out
     assert exit_code == 0, report
     assert "0 broken" in report
+
+
+def test_every_module_of_the_package_has_a_layer() -> None:
+    """A new package outside the layers would escape every contract."""
+    import tomllib
+
+    import stocks_elt
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["type"] == "layers")["layers"]
+    layered = {
+        name.strip().removeprefix("stocks_elt.")
+        for layer in layers
+        for name in layer.split("|")
+    }
+    package = Path(stocks_elt.__file__).parent
+    modules = {
+        path.stem if path.is_file() else path.name
+        for path in package.iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__")
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    # Leaves every layer may use: no stocks_elt import of their own.
+    leaves = {"errors", "log", "_version", "__main__"}
+    assert modules - leaves - layered == set()

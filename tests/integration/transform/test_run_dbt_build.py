@@ -22,7 +22,7 @@ def test_a_build_reports_every_model_and_test_and_fills_the_marts(
 ) -> None:
     (history,) = load_market(warehouse, universe_for_symbols(["IBM"]), TODAY)
     result = run_dbt_build(transform_settings)
-    assert result.models_built == 11  # 4 staging, 2 intermediate, 5 marts
+    assert result.models_built == 13  # 4 staging, 2 intermediate, 7 marts
     assert result.tests_failed == 0
     assert result.tests_passed >= 50
     assert fetch_rows(
