@@ -40,7 +40,11 @@ from stocks_elt.warehouse.audit.quality import (
 )
 from stocks_elt.warehouse.connection import connect, has_warehouse
 from stocks_elt.warehouse.migrate import migrated_url
-from stocks_elt.warehouse.sessions import last_sessions
+from stocks_elt.warehouse.sessions import (
+    expected_session,
+    final_sessions,
+    last_sessions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ class SymbolStatus:
     sessions_behind: int | None  # None: never loaded
     extract: ExtractOutcome | None
     findings: tuple[RecordedCheck, ...] = field(default=())
+    final_session: date | None = None  # the last session of a delisted symbol
 
     @property
     def freshness(self) -> str:
@@ -80,6 +85,7 @@ class SymbolStatus:
             "last_session": _iso(self.last_session),
             "sessions_behind": self.sessions_behind,
             "freshness": self.freshness,
+            "final_session": _iso(self.final_session),
             "last_extract": None if self.extract is None else self.extract.to_dict(),
             "open_findings": [finding.to_dict() for finding in self.findings],
         }
@@ -183,9 +189,12 @@ def collect_status(
         outcomes = latest_extract_outcomes(conn, chosen)
         run = latest_quality_run(conn)
         quota = api_calls_today(conn, settings, now)
-    listed = chosen if chosen is not None else _universe(settings, loaded, outcomes)
+        listed = chosen if chosen is not None else _universe(settings, loaded, outcomes)
+        finals = final_sessions(conn, listed)
     behind = {
-        symbol: calendar.sessions_after(last, last_completed)
+        symbol: calendar.sessions_after(
+            last, expected_session(last_completed, finals.get(symbol))
+        )
         for symbol, last in loaded.items()
     }
     report = StatusReport(
@@ -198,6 +207,7 @@ def collect_status(
                 sessions_behind=behind.get(symbol),
                 extract=outcomes.get(symbol),
                 findings=() if run is None else run.findings_for(symbol),
+                final_session=finals.get(symbol),
             )
             for symbol in listed
         ),
@@ -333,9 +343,15 @@ def _universe(
     loaded: dict[str, date],
     outcomes: dict[str, ExtractOutcome],
 ) -> tuple[str, ...]:
-    """The configured tickers in their order, then every other known symbol, sorted."""
+    """The configured tickers in their order (unless a ``listing:`` universe is
+    configured instead), then every other known symbol, sorted."""
     known = sorted(set(loaded) | set(outcomes))
-    return tuple(dict.fromkeys([*settings.tickers, *known]))
+    configured = (
+        settings.tickers
+        if settings.has_explicit_tickers or settings.universe is None
+        else ()
+    )
+    return tuple(dict.fromkeys([*configured, *known]))
 
 
 def _aware(value: datetime | None) -> datetime:

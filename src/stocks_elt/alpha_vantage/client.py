@@ -60,6 +60,7 @@ from stocks_elt.errors import (
     SymbolNotFound,
 )
 from stocks_elt.market.symbols import normalize_symbol
+from stocks_elt.market.universe import ListingState
 
 if TYPE_CHECKING:
     from stocks_elt.config import Settings
@@ -285,7 +286,7 @@ class AlphaVantageClient:
         return self.fetch("OVERVIEW", symbol)
 
     def listing_status(
-        self, *, on: date | None = None, state: Literal["active", "delisted"] = "active"
+        self, *, on: date | None = None, state: ListingState = "active"
     ) -> ApiAnswer:
         """LISTING_STATUS (CSV): every listed (or delisted) symbol, on ``on`` or
         today."""

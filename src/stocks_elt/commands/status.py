@@ -177,7 +177,10 @@ def _behind(status: SymbolStatus) -> Text:
     style = "green" if status.sessions_behind == 0 else "yellow"
     if status.sessions_behind > 1:
         style = "red"
-    return Text(f"{status.sessions_behind}", style=style)
+    text = Text(f"{status.sessions_behind}", style=style)
+    if status.final_session is not None:
+        text.append(f"\ndelisted, last {status.final_session}", style="dim")
+    return text
 
 
 def _extract(status: SymbolStatus) -> Text:

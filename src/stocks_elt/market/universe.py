@@ -13,6 +13,10 @@ exchange    comma list of ``NYSE``, ``NASDAQ``, ``NYSE ARCA``, ``NYSE MKT``,
 type        ``Stock`` or ``ETF``
 limit       the first N symbols, in symbol order (a positive integer)
 exclude     comma list of symbols to leave out
+status      ``active`` (the default: listed today), ``delisted`` (no longer
+            listed) or ``all``: a universe free of survivorship bias
+            (``status=all``) holds the symbols that stopped trading too; their
+            histories are fetched once, then no longer asked for
 ==========  ====================================================================
 
 The listing also names about 360 symbols the symbol rule refuses (venue-suffixed
@@ -25,7 +29,8 @@ the listing is the extract stage's (``stocks_elt.stages.universe``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from stocks_elt.errors import ConfigError, InvalidSymbol
 from stocks_elt.market.symbols import parse_symbols
@@ -36,7 +41,12 @@ EXCHANGES = ("NYSE", "NASDAQ", "NYSE ARCA", "NYSE MKT", "BATS")
 #: The asset types LISTING_STATUS names.
 ASSET_TYPES = ("Stock", "ETF")
 EXAMPLE = "listing:exchange=NYSE,NASDAQ;type=Stock;limit=500;exclude=BRK.A"
-_KEYS = ("exchange", "type", "limit", "exclude")
+#: The two lists LISTING_STATUS answers (its ``state``): symbols listed today,
+#: and symbols no longer listed.
+ListingState = Literal["active", "delisted"]
+#: Which of them a universe reads.
+STATUSES = ("active", "delisted", "all")
+_KEYS = ("exchange", "type", "limit", "exclude", "status")
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class UniverseSpec:
         asset_type: ``Stock`` or ``ETF``; None keeps both.
         limit: keep the first N symbols by symbol; None keeps all.
         exclude: symbols to leave out.
+        status: ``active``, ``delisted`` or ``all`` (both lists).
         text: the spec as written, in canonical form (recorded with each run).
     """
 
@@ -55,7 +66,15 @@ class UniverseSpec:
     asset_type: str | None = None
     limit: int | None = None
     exclude: tuple[str, ...] = ()
+    status: str = "active"
     text: str = field(default="listing:", compare=False)
+
+    @property
+    def lists(self) -> tuple[ListingState, ...]:
+        """The LISTING_STATUS lists (``state``) this universe reads."""
+        if self.status == "all":
+            return ("active", "delisted")
+        return ("delisted",) if self.status == "delisted" else ("active",)
 
 
 @dataclass(frozen=True)
@@ -131,10 +150,11 @@ def parse_universe(text: str, *, variable: str = "STOCKS_ELT_UNIVERSE") -> Unive
         exclude = parse_symbols(values["exclude"]) if values.get("exclude") else ()
     except InvalidSymbol as exc:
         raise refuse(f"exclude: {exc}") from None
-    spec = UniverseSpec(exchanges, asset_type, limit, exclude)
-    return UniverseSpec(
-        spec.exchanges, spec.asset_type, spec.limit, spec.exclude, _canonical(spec)
-    )
+    status = values.get("status", "active").lower() or "active"
+    if status not in STATUSES:
+        raise refuse(f"status must be {', '.join(STATUSES)}")
+    spec = UniverseSpec(exchanges, asset_type, limit, exclude, status)
+    return replace(spec, text=_canonical(spec))
 
 
 def _canonical(spec: UniverseSpec) -> str:
@@ -147,6 +167,8 @@ def _canonical(spec: UniverseSpec) -> str:
         parts.append(f"limit={spec.limit}")
     if spec.exclude:
         parts.append("exclude=" + ",".join(spec.exclude))
+    if spec.status != "active":
+        parts.append(f"status={spec.status}")
     return PREFIX + ";".join(parts)
 
 

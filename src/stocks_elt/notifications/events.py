@@ -177,7 +177,8 @@ def freshness_notice(
 ) -> Notice | None:
     """Whether the chain finished for the last session by the deadline: every
     symbol's newest bar in ``marts.fct_daily_bars`` must be the last session that
-    closed before ``at``. None when it is.
+    closed before ``at`` (a delisted symbol's: its final session). None when it
+    is.
 
     Args:
         at: the instant of the check (the deadline).
@@ -186,17 +187,23 @@ def freshness_notice(
     from stocks_elt.warehouse.audit.runs import recent_runs
     from stocks_elt.warehouse.connection import connect
     from stocks_elt.warehouse.migrate import migrated_url
-    from stocks_elt.warehouse.sessions import last_sessions
+    from stocks_elt.warehouse.sessions import (
+        expected_session,
+        final_sessions,
+        last_sessions,
+    )
 
     session = calendar.last_completed_session(at)
     universe = list(symbols if symbols is not None else settings.tickers)
     with connect(migrated_url(settings)) as conn:
         built = last_sessions(conn, "marts", "fct_daily_bars", universe)
+        finals = final_sessions(conn, universe)
         runs = recent_runs(conn, limit=len(CHAIN) * 2, commands=list(CHAIN))
     stale = [
         Stale(symbol, built.get(symbol))
         for symbol in universe
-        if (built.get(symbol) or date.min) < session
+        if (built.get(symbol) or date.min)
+        < expected_session(session, finals.get(symbol))
     ]
     if not stale:
         return None

@@ -77,18 +77,25 @@ def check_freshness(run_id: str | None, dag_run: Any) -> dict[str, Any]:
     the last session at the deadline; the failure notice says what is missing."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from stocks_elt import pipeline
     from stocks_elt.notifications.events import freshness_notice
     from stocks_elt.orchestration.connections import task_settings
 
     settings = task_settings()
     at = check_instant(dag_run)
+    symbols = pipeline.choose_universe(settings).symbols  # what ingest runs
     notice = freshness_notice(
-        settings, at=at, run_id=run_id, source="airflow check_freshness", where=()
+        settings,
+        at=at,
+        run_id=run_id,
+        source="airflow check_freshness",
+        where=(),
+        symbols=symbols,
     )
     if notice is not None:
         raise AirflowFailException(notice.title + ": " + "; ".join(notice.failed))
-    logger.info("fresh symbols=%d at=%s", len(settings.tickers), at.isoformat())
-    return {"checked_at": at.isoformat(), "symbols": list(settings.tickers)}
+    logger.info("fresh symbols=%d at=%s", len(symbols), at.isoformat())
+    return {"checked_at": at.isoformat(), "symbols": list(symbols)}
 
 
 def check_instant(dag_run: Any) -> datetime:

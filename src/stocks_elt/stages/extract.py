@@ -23,8 +23,12 @@ paced by the shared quota ledger):
 
 Then, with what the quota leaves: OVERVIEW for each symbol whose sector
 ``raw.symbols`` does not know yet and that has no OVERVIEW object in the lake; and
-LISTING_STATUS (one call for the whole universe) when the lake holds none from
-the last 7 days.
+LISTING_STATUS (one call for the whole universe, active and delisted symbols
+each) when the lake holds none from the last 7 days; the active list is stored
+after the delisted one (see ``fetch_listings``).
+
+Delisted symbols: a symbol ``raw.symbols`` calls delisted whose stored history
+reaches its last session is not asked for again (outcome ``unchanged``, no call).
 
 Outcomes: ``fetched`` (something new stored), ``unchanged``, ``not_found``,
 ``failed`` (with the reason; the other symbols go on) and ``deferred``: the API
@@ -45,6 +49,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 
 from stocks_elt.alpha_vantage.client import AlphaVantageClient, ApiAnswer, OutputSize
+from stocks_elt.alpha_vantage.parse import LISTING_STATUS
 from stocks_elt.config import Settings
 from stocks_elt.errors import (
     ApiNotice,
@@ -63,6 +68,7 @@ from stocks_elt.market.calendar import (
     sessions_after,
 )
 from stocks_elt.market.symbols import parse_symbols
+from stocks_elt.market.universe import ListingState
 from stocks_elt.results import (
     OUTCOMES,
     ExtractResult,
@@ -76,6 +82,7 @@ from stocks_elt.warehouse.audit.extract import (
     record_extract_outcomes,
 )
 from stocks_elt.warehouse.connection import connect
+from stocks_elt.warehouse.sessions import final_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +204,7 @@ def extract(
         outcomes = run.fetch_prices(ordered, progress)
         outcomes = run.fetch_overviews(outcomes)
         if any(item.outcome in ("fetched", "unchanged") for item in outcomes):
-            run.fetch_listing()
+            run.fetch_listings()
         calls = client.calls_made
     result = ExtractResult(
         run_id=run_id,
@@ -222,6 +229,7 @@ class _WarehouseState:
     deferred: list[str]
     last_stored: dict[str, date]
     with_sector: frozenset[str]
+    final: dict[str, date]  # the last session of the symbols delisted
 
 
 def _read_state(
@@ -243,7 +251,9 @@ def _read_state(
             (list(symbols),),
         ).fetchall()
     )
-    return _WarehouseState(deferred_symbols(conn), last_stored, with_sector)
+    return _WarehouseState(
+        deferred_symbols(conn), last_stored, with_sector, final_sessions(conn, symbols)
+    )
 
 
 @dataclass
@@ -360,6 +370,14 @@ class _Run:
         refusal = self.client.key_refusal
         if refusal is not None:
             return work.outcome("failed", f"the API refused the key: {refusal}")
+        final = self.state.final.get(symbol)
+        stored = self.state.last_stored.get(symbol)
+        if final is not None and stored is not None and stored >= final:
+            return work.outcome(
+                "unchanged",
+                f"delisted: its history through its last session {final} is "
+                "stored; not asked for again",
+            )
         try:
             self._fetch_series(work)
         except DailyQuotaExhausted as exc:
@@ -468,6 +486,8 @@ class _Run:
             for item in outcomes
             if item.outcome in ("fetched", "unchanged")
             and item.symbol not in self.state.with_sector
+            # the API has no OVERVIEW of a symbol that stopped trading
+            and item.symbol not in self.state.final
             and not self.answers.has_any("OVERVIEW", item.symbol)
         ]
         if not needing or self.quota_spent.is_set() or self.client.key_refusal:
@@ -506,18 +526,48 @@ class _Run:
             logger.warning("overview skipped symbol=%s reason=%s", symbol, exc)
         return symbol, work.keys[0] if work.keys else None
 
-    def fetch_listing(self) -> None:
+    def fetch_listings(self) -> None:
+        """LISTING_STATUS, the delisted list then the active one, each when the
+        lake holds none younger than ``LISTING_MAX_AGE``.
+
+        A ticker can be in both lists (an old company's delisted listing, a new
+        company's active one under the same ticker), and the warehouse keeps the
+        row of the answer fetched last. So the active list is stored whenever
+        the delisted one is newer than it, even when it did not change: the
+        active list is always the newer, and a reused ticker stays listed.
+        """
         if self.quota_spent.is_set() or self.client.key_refusal:
             return
-        newest = self.answers.newest("LISTING_STATUS", None)
-        if newest is not None:
+        delisted = self._fetch_listing("delisted", always=False)
+        newest_active = self.answers.newest(LISTING_STATUS, None, {"state": "active"})
+        behind = delisted is not None and (
+            newest_active is None
+            or read_answer_key(newest_active).name < read_answer_key(delisted).name
+        )
+        self._fetch_listing("active", always=behind)
+
+    def _fetch_listing(self, state: ListingState, *, always: bool) -> str | None:
+        """Fetch one list when it is due (or ``always``); return the newest key of
+        that list in the lake afterwards."""
+        newest = self.answers.newest(LISTING_STATUS, None, {"state": state})
+        if newest is not None and not always:
             fetched_on = read_answer_key(newest).fetched_at.date()
             if datetime.now(UTC).date() - fetched_on < LISTING_MAX_AGE:
-                return
+                return newest
+        if self.quota_spent.is_set():
+            return newest
         try:
-            self._store(None, self.client.listing_status())
+            answer = self.client.listing_status(state=state)
+            key = self.answers.store(answer, always=always)
         except DailyQuotaExhausted as exc:
             self.quota_spent.set()
-            logger.info("listing skipped reason=%s", exc)
+            logger.info("listing skipped state=%s reason=%s", state, exc)
+            return newest
         except (ExtractError, LakeError) as exc:
-            logger.warning("listing skipped reason=%s", exc)
+            logger.warning("listing skipped state=%s reason=%s", state, exc)
+            return newest
+        if key is None:
+            return newest
+        with self._keys_lock:
+            self.object_keys.append(key)
+        return key

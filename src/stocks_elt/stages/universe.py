@@ -2,9 +2,10 @@
 Which symbols a run extracts: explicit tickers, or a universe chosen from the
 listing (``STOCKS_ELT_UNIVERSE``, ``stocks_elt.market.universe``).
 
-A ``listing:`` universe reads the newest LISTING_STATUS answer in the lake; when
-the lake holds none, it fetches one first (one API call, within the key's shared
-limits, stored and announced like any answer, so the next load puts it in
+A ``listing:`` universe reads the newest LISTING_STATUS answer of each list it
+names (``status=active``, ``delisted`` or ``all``) in the lake; when the lake
+holds none, it fetches one first (one API call, within the key's shared limits,
+stored and announced like any answer, so the next load puts it in
 ``raw.symbols``). Rows whose symbol the symbol rule refuses are left out and
 counted.
 """
@@ -21,7 +22,12 @@ from stocks_elt.errors import LakeError
 from stocks_elt.lake import open_lake
 from stocks_elt.lake.base import Lake
 from stocks_elt.market.symbols import parse_symbols
-from stocks_elt.market.universe import ListedEntry, parse_universe, select_universe
+from stocks_elt.market.universe import (
+    ListedEntry,
+    ListingState,
+    parse_universe,
+    select_universe,
+)
 from stocks_elt.stages.answers import api_session
 
 logger = logging.getLogger(__name__)
@@ -35,7 +41,8 @@ class Universe:
         symbols: validated symbols, in order.
         source: ``tickers`` or the canonical ``listing:`` spec (recorded with the
             run).
-        listing_key: the LISTING_STATUS object a listing universe was read from.
+        listing_key: the LISTING_STATUS object a listing universe was read from
+            (the active list's, when it read both).
         left_out: listing rows the symbol rule refused (not in any universe).
     """
 
@@ -73,19 +80,27 @@ def choose_universe(
     variable = "universe" if universe else "STOCKS_ELT_UNIVERSE"
     spec = parse_universe(spec_text, variable=variable)
     lake = open_lake(settings)
-    key = _newest_listing(settings, lake)
-    listing = parse_listing_status(lake.get(key), object_key=key)
-    entries = [
-        ListedEntry(row.symbol, row.exchange, row.asset_type)
-        for row in listing.rows
-        if (row.status or "Active").lower() == "active"
-    ]
-    symbols = select_universe(spec, entries, variable=variable)
-    left_out = len(listing.rejected)
+    entries: dict[str, ListedEntry] = {}
+    keys: list[str] = []
+    left_out = 0
+    examples: list[str] = []
+    for state in spec.lists:
+        key = _newest_listing(settings, lake, state)
+        keys.append(key)
+        listing = parse_listing_status(lake.get(key), object_key=key)
+        for row in listing.rows:
+            if (row.status or "Active").lower() == state:
+                # A ticker in both lists is one symbol (first its active listing).
+                entries.setdefault(
+                    row.symbol, ListedEntry(row.symbol, row.exchange, row.asset_type)
+                )
+        left_out += len(listing.rejected)
+        examples += [str(r.row_key) for r in listing.rejected[:5]]
+    symbols = select_universe(spec, entries.values(), variable=variable)
     logger.info(
-        "universe spec=%s listing=%s listed=%d chosen=%d left_out=%d",
+        "universe spec=%s listings=%s listed=%d chosen=%d left_out=%d",
         spec.text,
-        key,
+        ",".join(keys),
         len(entries),
         len(symbols),
         left_out,
@@ -95,21 +110,27 @@ def choose_universe(
             "universe left out %d listing rows the symbol rule refuses "
             "(for example %s)",
             left_out,
-            ", ".join(str(r.row_key) for r in listing.rejected[:5]),
+            ", ".join(examples[:5]),
         )
-    return Universe(tuple(symbols), spec.text, key, left_out)
+    return Universe(tuple(symbols), spec.text, keys[0], left_out)
 
 
-def _newest_listing(settings: Settings, lake: Lake) -> str:
-    """The newest LISTING_STATUS answer in the lake, fetched first when none is."""
+def _newest_listing(settings: Settings, lake: Lake, state: ListingState) -> str:
+    """The newest LISTING_STATUS answer of the ``state`` list in the lake,
+    fetched first when none is."""
+    variant = {"state": state}
     with api_session(settings, lake, uuid.uuid4()) as (client, answers):
-        found = answers.newest(LISTING_STATUS, None)
+        found = answers.newest(LISTING_STATUS, None, variant)
         if found is not None:
             return found
-        logger.info("universe fetches LISTING_STATUS: the lake holds none")
-        answer = client.listing_status()
+        logger.info(
+            "universe fetches LISTING_STATUS state=%s: the lake holds none", state
+        )
+        answer = client.listing_status(state=state)
         key = answers.store(answer)
-        newest = key or answers.newest(LISTING_STATUS, None)
+        newest = key or answers.newest(LISTING_STATUS, None, variant)
     if newest is None:
-        raise LakeError(f"the LISTING_STATUS answer could not be stored in {lake.url}")
+        raise LakeError(
+            f"the LISTING_STATUS {state} answer could not be stored in {lake.url}"
+        )
     return newest

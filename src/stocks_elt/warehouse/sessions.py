@@ -3,6 +3,11 @@ The newest session each symbol has in a table: ``raw.daily_prices`` (status,
 how far behind a symbol is) or ``marts.fct_daily_bars`` (the freshness deadline,
 whether the chain finished). One index probe per symbol, whatever the history's
 length.
+
+And the session a symbol's history ends at when the listing calls it delisted:
+extract stops asking for it once that session is stored, and status and the
+freshness deadline count it current from then on (the quality gate's staleness
+check leaves delisted symbols out altogether).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from stocks_elt.market.calendar import last_session_on_or_before
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -53,3 +60,27 @@ def last_sessions(
         (list(symbols),),
     ).fetchall()
     return {str(symbol): trade_date for symbol, trade_date in rows}
+
+
+def final_sessions(conn: Connection, symbols: Sequence[str]) -> dict[str, date]:
+    """Return the last session of each of ``symbols`` that ``raw.symbols`` calls
+    delisted (status ``Delisted`` with a delisting date): the last session on
+    or before that date. Listed symbols, and unknown ones, are absent."""
+    rows = conn.execute(
+        """
+        select symbol, delisting_date
+        from raw.symbols
+        where
+            symbol = any(%s)
+            and status = 'Delisted'
+            and delisting_date is not null
+        """,
+        (list(symbols),),
+    ).fetchall()
+    return {str(symbol): last_session_on_or_before(day) for symbol, day in rows}
+
+
+def expected_session(last_completed: date, final: date | None) -> date:
+    """The newest session a symbol should have: the last completed one, or its
+    final session when it was delisted before that."""
+    return last_completed if final is None else min(last_completed, final)

@@ -57,7 +57,7 @@ def test_extract_prints_a_table_and_exits_0_when_all_were_fetched(
     assert "IBM" in out
     assert "MSFT" in out
     assert out.count("│ fetched │") == 2
-    assert "9 API calls" in out
+    assert "10 API calls" in out
 
 
 def test_extract_exits_1_when_a_symbol_is_not_found(
@@ -95,16 +95,16 @@ def test_quota_shows_todays_calls_per_function(
     main(["quota"])
     text = capsys.readouterr().out
 
-    # IBM's daily series, splits, dividends and overview, and the listing.
-    assert usage["calls_used"] == len(environment.calls()) == 5
-    assert (usage["daily_quota"], usage["remaining"]) == (25, 20)
+    # IBM's daily series, splits, dividends and overview, and both listings.
+    assert usage["calls_used"] == len(environment.calls()) == 6
+    assert (usage["daily_quota"], usage["remaining"]) == (25, 19)
     assert usage["per_function"] == {
         "DIVIDENDS": 1,
-        "LISTING_STATUS": 1,
+        "LISTING_STATUS": 2,
         "OVERVIEW": 1,
         "SPLITS": 1,
         "TIME_SERIES_DAILY": 1,
     }
     assert usage["key_hash"] == key_hash(FREE_KEY)
-    assert "calls used 5 / quota 25 / remaining 20" in text
+    assert "calls used 6 / quota 25 / remaining 19" in text
     assert FREE_KEY not in text

@@ -56,9 +56,9 @@ def test_a_free_key_lands_daily_splits_and_dividends_with_a_history_gap(
     grouped = functions_by_symbol(result.object_keys)
     for symbol in ("IBM", "MSFT"):
         assert sorted(grouped[symbol]) == sorted([*FREE_TRIO, "OVERVIEW"])
-    assert grouped["_ALL"] == ["LISTING_STATUS"]
-    # free trio + OVERVIEW per symbol, one LISTING_STATUS
-    assert result.calls_made == 2 * 4 + 1
+    assert grouped["_ALL"] == ["LISTING_STATUS", "LISTING_STATUS"]
+    # free trio + OVERVIEW per symbol, LISTING_STATUS delisted and active
+    assert result.calls_made == 2 * 4 + 2
     daily = [c for c in emulator.calls() if c.function == "TIME_SERIES_DAILY"]
     assert {c.params.get("outputsize") for c in daily} == {"compact"}
 

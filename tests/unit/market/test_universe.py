@@ -28,6 +28,23 @@ def test_every_key_is_optional_and_the_spec_has_a_canonical_form() -> None:
     assert spec.asset_type == "Stock"
     assert spec.limit == 2
     assert spec.text == "listing:exchange=NASDAQ,NYSE;type=Stock;limit=2"
+    assert (spec.status, spec.lists) == ("active", ("active",))
+
+
+@pytest.mark.parametrize(
+    ("text", "lists", "canonical"),
+    [
+        ("listing:status=Active", ("active",), "listing:"),
+        ("listing:status=delisted", ("delisted",), "listing:status=delisted"),
+        ("listing:limit=9;status=ALL", ("active", "delisted"), "limit=9;status=all"),
+    ],
+)
+def test_status_names_the_lists_a_universe_reads(
+    text: str, lists: tuple[str, ...], canonical: str
+) -> None:
+    spec = parse_universe(text)
+    assert spec.lists == lists
+    assert spec.text.endswith(canonical)
 
 
 def test_a_spec_selects_by_exchange_and_type_in_symbol_order() -> None:
@@ -52,6 +69,7 @@ def test_limit_takes_the_first_symbols_after_the_exclusions() -> None:
         ("listing:sector=Tech", "'sector=Tech' is not one of"),
         ("listing:limit=5;limit=6", "given twice"),
         ("listing:exclude=B@D", "exclude: symbol 'B@D'"),
+        ("listing:status=gone", "status must be active, delisted, all"),
     ],
 )
 def test_a_bad_spec_is_refused_naming_the_setting_and_giving_an_example(

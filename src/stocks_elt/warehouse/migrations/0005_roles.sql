@@ -95,11 +95,15 @@ begin
 
     -- status and report also show where each symbol stands before any mart is
     -- built (or when the transform fails): its last loaded session, last extract
-    -- outcome, open quality findings, quarantined rows and today's API calls.
+    -- outcome, open quality findings, quarantined rows, today's API calls, and
+    -- whether the listing calls it delisted.
     -- The reader sees those bookkeeping columns only: no price, no raw value, no
     -- ledger, no run history.
     grant usage on schema raw, audit to stocks_elt_reader;
     grant select (symbol, trade_date) on raw.daily_prices to stocks_elt_reader;
+    -- A delisted symbol is current once its history reaches its last session.
+    grant select (symbol, status, delisting_date) on raw.symbols
+        to stocks_elt_reader;
     grant select (symbol, reason, quarantined_at) on raw.quarantine
         to stocks_elt_reader;
     grant select (
