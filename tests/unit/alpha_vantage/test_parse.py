@@ -327,6 +327,63 @@ def test_the_adjusted_fast_path_and_the_entry_check_agree_on_random_entries() ->
         ), values
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        # low above open by 1e-18: one float, two numbers
+        ("100", "101", "100.000000000000000001", "100.5", "7"),
+        # high below close by 1e-18
+        ("100", "100.999999999999999999", "99", "101", "7"),
+        # equal numbers spelled differently
+        ("100.0", "101", "100", "100.00", "7"),
+        # the lowest price a column holds, and just below it
+        ("0.00005", "0.00005", "0.00005", "0.00005", "7"),
+        ("0.00005", "0.00005", "0.0000499999999999999999", "0.00005", "7"),
+        # numbers too long for a float to tell apart, near the column's top
+        ("99999999999999.9999", "99999999999999.99999", "1", "2", "7"),
+    ],
+)
+def test_numbers_one_float_cannot_tell_apart_are_judged_exactly(
+    values: tuple[str, ...],
+) -> None:
+    series = daily({"2024-06-21": values})
+    expected_bar, expected_reject = check_daily_entry(
+        "2024-06-21",
+        dict(zip(FIELDS, values, strict=True)),
+        "2024-06-21",
+        is_adjusted=False,
+    )
+    assert series.bars == ([expected_bar] if expected_bar else [])
+    assert [r.reason for r in series.rejected] == (
+        [expected_reject.reason] if expected_reject else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("amount", "coefficient", "kept"),
+    [
+        ("0.0000", "1.0", True),
+        ("-0.0000", "1.0", True),
+        ("-1e-400", "1.0", False),  # rounds to the float -0.0, yet negative
+        ("0.5", "0.0000005", True),  # the smallest coefficient the column holds
+        ("0.5", "0.0000004999999999999999", False),
+    ],
+)
+def test_event_fields_at_their_bounds_are_judged_exactly(
+    amount: str, coefficient: str, kept: bool
+) -> None:
+    values = ("10", "11", "9", "10", "10.0", "100", amount, coefficient)
+    series = daily({"2024-06-21": values}, adjusted=True)
+    expected_bar, _ = check_daily_entry(
+        "2024-06-21",
+        dict(zip(ADJUSTED_FIELDS, values, strict=True)),
+        "2024-06-21",
+        is_adjusted=True,
+    )
+    assert (expected_bar is not None) is kept
+    assert series.bars == ([expected_bar] if expected_bar else [])
+
+
 def test_numbers_spelled_oddly_reach_the_copy_text_in_canonical_form() -> None:
     series = daily(
         {"2024-06-21": ("1_0.5", " 11.0", "9.5", "10.0", "1_000")},

@@ -308,42 +308,57 @@ def _valid_fields(
 
     A row that passes every rule here is kept as the API spelled it; anything the
     shortcut doubts goes to ``check_daily_entry`` for the verdict and the reason.
+
+    The shortcut compares floats, not Decimals (several times faster). Rounding
+    decimal text to the nearest float keeps order (a < b gives float(a) <=
+    float(b)), so a strict float inequality is exact; an equality is trusted only
+    between identical texts (or confirmed with Decimal at a bound), since two
+    different numbers of many digits can round to one float.
     """
     fields: list[tuple[str, ...]] = []
     append = fields.append
     to_day = date.fromisoformat
     dec = Decimal
+    flt = float
     get = itemgetter(*(f.key for f in fmt.fields))
-    min_price, max_price = BOUNDS[Kind.PRICE]
+    min_price, max_price = (float(bound) for bound in BOUNDS[Kind.PRICE])
     max_volume = MAX_VOLUME
-    extra_bounds = tuple(BOUNDS[f.kind] for f in fmt.extras)
+    extra_bounds = tuple(
+        (BOUNDS[f.kind][0], float(BOUNDS[f.kind][0]), float(BOUNDS[f.kind][1]))
+        for f in fmt.extras
+    )
     is_adjusted = fmt is ADJUSTED_FORMAT
     for day, entry in pairs:
         try:
             texts: tuple[str, ...] = get(entry)
             # join refuses anything but strings (a JSON number is never a price)
-            # and gives the text _is_plain looks at.
+            # and gives the text the plain-text check looks at.
             joined = "".join(texts)
             if len(day) == 10 and day[4] == day[7] == "-" and day <= last_day:
-                op, hi, lo, cl = (
-                    dec(texts[0]),
-                    dec(texts[1]),
-                    dec(texts[2]),
-                    dec(texts[3]),
-                )
+                op_t, hi_t, lo_t, cl_t = texts[0], texts[1], texts[2], texts[3]
+                op, hi, lo, cl = flt(op_t), flt(hi_t), flt(lo_t), flt(cl_t)
                 volume = int(texts[4])
                 if (
-                    min_price <= lo <= op <= hi < max_price
+                    min_price < lo <= op <= hi < max_price
                     and lo <= cl <= hi
                     and 0 <= volume <= max_volume
+                    and (lo != op or lo_t == op_t)
+                    and (op != hi or op_t == hi_t)
+                    and (lo != cl or lo_t == cl_t)
+                    and (cl != hi or cl_t == hi_t)
                 ):
-                    extras = [dec(text) for text in texts[5:]] if extra_bounds else []
-                    for value, (low, high) in zip(extras, extra_bounds, strict=True):
-                        if not low <= value < high:
+                    for text, (low, low_f, high_f) in zip(
+                        texts[5:], extra_bounds, strict=True
+                    ):
+                        value = flt(text)
+                        if not (
+                            low_f < value < high_f
+                            or (value == low_f and dec(text) >= low)
+                        ):
                             break
                     else:
                         to_day(day)  # a real day (raises ValueError otherwise)
-                        if (  # _is_plain, inlined: this runs for every row
+                        if (  # plain for Postgres and COPY, inlined: every row
                             joined.isascii()
                             and joined.isprintable()
                             and " " not in joined
@@ -351,8 +366,9 @@ def _valid_fields(
                         ):
                             append((day, *texts))
                         else:
-                            numbers = (op, hi, lo, cl, volume, *extras)
-                            append((day, *(str(number) for number in numbers)))
+                            canonical = [str(dec(text)) for text in texts]
+                            canonical[4] = str(volume)
+                            append((day, *canonical))
                         continue
         except (KeyError, TypeError, ValueError, ArithmeticError):
             pass
