@@ -56,3 +56,29 @@ def test_dbt_docs_generate_works_against_the_warehouse(
     assert '"marts"' in (target / "catalog.json").read_text() or (
         '"staging"' in (target / "catalog.json").read_text()
     )
+
+
+def test_a_raw_table_that_lost_its_primary_key_fails_the_build_naming_it(
+    transform_settings: Settings, warehouse: str
+) -> None:
+    """Keys are held by Postgres; the tests fail the day a key is dropped."""
+    load_market(warehouse, universe_for_symbols(["IBM"]), TODAY)
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("alter table raw.splits drop constraint splits_pkey")
+    with pytest.raises(TransformError, match="source_primary_key_alpha_vantage_splits"):
+        run_dbt_build(transform_settings, select=["staging"])
+
+
+def test_dim_symbols_counts_sessions_from_staging_as_the_fact_numbers_them(
+    transform_settings: Settings, warehouse: str
+) -> None:
+    load_market(warehouse, universe_for_symbols(["IBM", "AAPL"]), TODAY)
+    run_dbt_build(transform_settings)
+    assert fetch_rows(
+        warehouse,
+        "select symbol, session_count from marts.dim_symbols order by symbol",
+    ) == fetch_rows(
+        warehouse,
+        "select symbol, max(session_number) from marts.fct_daily_bars"
+        " group by symbol order by symbol",
+    )

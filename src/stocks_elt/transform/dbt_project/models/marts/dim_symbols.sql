@@ -1,7 +1,9 @@
 {#
     One row per symbol: in the universe (raw.symbols) or traded (any bar).
-    Rebuilt on every run from index look-ups, so it costs one probe per
-    symbol, not a scan of the bars.
+    Built from staging, not from a fact, so the facts' relationship tests
+    to this dimension check something. Rebuilt on every run from index
+    look-ups on raw.daily_prices' primary key (symbol, trade_date): a few
+    probes per symbol and one index-only count, not a sort of the bars.
 #}
 with
 
@@ -11,10 +13,11 @@ symbols as (
 
 ),
 
--- not materialized: every look-up below must reach the bars' indexes
+-- not materialized: every look-up below must reach the bars' primary key
 daily_bars as not materialized (
 
-    select * from {{ ref('fct_daily_bars') }}
+    select symbol, trade_date
+    from {{ ref('stg_alpha_vantage__daily_prices') }}
 
 ),
 
@@ -51,7 +54,7 @@ sessions as (
         all_symbols.symbol,
         first_bar.trade_date as first_trade_date,
         last_bar.trade_date as last_trade_date,
-        coalesce(last_bar.session_number, 0) as session_count
+        bar_count.session_count
     from all_symbols
     left join lateral (
         select daily_bars.trade_date
@@ -61,12 +64,17 @@ sessions as (
         limit 1
     ) as first_bar on true
     left join lateral (
-        select daily_bars.trade_date, daily_bars.session_number
+        select daily_bars.trade_date
         from daily_bars
         where daily_bars.symbol = all_symbols.symbol
         order by daily_bars.trade_date desc
         limit 1
     ) as last_bar on true
+    cross join lateral (
+        select count(*) as session_count
+        from daily_bars
+        where daily_bars.symbol = all_symbols.symbol
+    ) as bar_count
 
 ),
 
