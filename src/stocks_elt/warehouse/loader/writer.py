@@ -104,13 +104,15 @@ class ObjectWriter:
         self.lake = lake
         self._statements: dict[tuple[str, tuple[str, ...]], MergeStatements] = {}
         self._dirty_stages: set[str] = set()
+        #: Whether raw.daily_prices holds rows of a symbol, as read under the
+        #: object's lock in this transaction (saves a query per object).
+        self._prices_stored: dict[str | None, bool] = {}
         with conn.transaction():
             for table in MERGED_TABLES:
                 conn.execute(
                     sql.SQL(
                         "create temporary table if not exists {} "
-                        "(like {} including defaults including indexes) "
-                        "on commit delete rows"
+                        "(like {} including defaults) on commit delete rows"
                     ).format(
                         sql.Identifier(table.stage), sql.Identifier("raw", table.name)
                     )
@@ -129,10 +131,22 @@ class ObjectWriter:
             "select pg_advisory_xact_lock(%s, hashtext(%s))",
             (locks.LOADER_CLASS, lock_name(ref)),
         )
-        seen = self.conn.execute(
-            "select 1 from raw.load_ledger where object_key = %s", (ref.key,)
-        ).fetchone()
-        return seen is not None
+        # A statement of its own, so its snapshot follows the lock: a loader that
+        # waited sees the ledger row the other one committed. The prices of the
+        # symbol are looked up in the same round trip, for ``_merge``.
+        seen, prices_stored = self._one(
+            "select"
+            " exists (select 1 from raw.load_ledger where object_key = %s),"
+            " exists (select 1 from raw.daily_prices where symbol = %s)",
+            (ref.key, ref.symbol),
+        )
+        self._prices_stored = {ref.symbol: bool(prices_stored)}
+        return bool(seen)
+
+    def _one(self, query: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
+        row = self.conn.execute(query, params).fetchone()
+        assert row is not None
+        return row
 
     def write(self, prepared: PreparedObject) -> ObjectOutcome:
         """Write one object's rows, quarantine and ledger row (no commit here)."""
@@ -172,6 +186,7 @@ class ObjectWriter:
         if batch.table is PRICES_TABLE and not self._has_prices(cur, ref.symbol):
             with cur.copy(statements.copy_direct) as copy:
                 copy.write(batch.data)
+            self._prices_stored[ref.symbol] = True
             return batch.rows, 0
         stage = batch.table.stage
         if stage in self._dirty_stages:
@@ -192,6 +207,9 @@ class ObjectWriter:
         return int(counts[0]), int(counts[1])
 
     def _has_prices(self, cur: Cursor, symbol: str | None) -> bool:
+        known = self._prices_stored.get(symbol)
+        if known is not None:
+            return known
         row = cur.execute(
             "select exists (select 1 from raw.daily_prices where symbol = %s)",
             (symbol,),
@@ -266,7 +284,15 @@ class ObjectWriter:
         moved_to: str | None = None,
     ) -> None:
         ref = prepared.ref
-        pending.forget(self.conn, ref.key)
+        # Two statements, one round trip.
+        with self.conn.pipeline():
+            pending.forget(self.conn, ref.key)
+            self._insert_ledger(prepared, outcome, moved_to)
+
+    def _insert_ledger(
+        self, prepared: PreparedObject, outcome: ObjectOutcome, moved_to: str | None
+    ) -> None:
+        ref = prepared.ref
         self.conn.execute(
             """
             insert into raw.load_ledger (
@@ -331,6 +357,7 @@ class ObjectWriter:
     def committed(self) -> None:
         """Tell the writer its transaction ended (staging tables are empty again)."""
         self._dirty_stages.clear()
+        self._prices_stored.clear()
 
 
 def _skipped(ref: AnswerKey) -> ObjectOutcome:
