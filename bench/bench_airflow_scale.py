@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -126,10 +127,13 @@ def _parse_times(api: AirflowApi) -> dict[str, float]:
     return times
 
 
-def measure_size(api: AirflowApi, tickers: int) -> Sized:
-    """Run ingest_stocks for the first ``tickers`` of the listing; measure."""
+def measure_size(api: AirflowApi, tickers: int, days_before: int) -> Sized:
+    """Run ingest_stocks for the first ``tickers`` of the listing, for the day
+    ``days_before`` the emulator's today (a run per logical date); measure."""
     run_id = api.trigger_dag(
-        INGEST, {"universe": f"listing:limit={tickers}"}, logical_date=LOGICAL_DATE
+        INGEST,
+        {"universe": f"listing:limit={tickers}"},
+        logical_date=LOGICAL_DATE - timedelta(days=days_before),
     )
     run = wait_for_success(api, INGEST, run_id)
     instances = {ti["task_id"]: ti for ti in api.task_instances(INGEST, run_id)}
@@ -245,8 +249,8 @@ def main() -> int:
             api.wait_for_dags()
             pause(api, DAG_IDS[1:])
             print(f"  Airflow up in {time.perf_counter() - started:.0f} s", flush=True)
-            for size in sizes:
-                results.append(measure_size(api, size))
+            for number, size in enumerate(sizes):
+                results.append(measure_size(api, size, len(sizes) - 1 - number))
                 print(
                     f"  {size} tickers: run {results[-1].run_s:.1f} s, "
                     f"{results[-1].extract_tasks} extract tasks",
