@@ -160,25 +160,33 @@ def measure_size(api: AirflowApi, tickers: int, days_before: int) -> Sized:
     )
 
 
+def _row(r: Sized, max_map_length: int) -> str:
+    return (
+        f"{r.tickers:7d} {r.extract_tasks:5d} "
+        f"{r.extract_tasks / max_map_length:6.1%} {r.event_bytes:5d} "
+        f"{r.xcom_plan:6d} {r.xcom_extract_max:8d} {r.xcom_extract_total:8d} "
+        f"{r.xcom_announce:8d} {r.xcom_check:5d} "
+        f"{r.queued_to_expanded_s:16.1f} {r.expansion_s:8.1f} {r.run_s:6.1f} "
+        + " ".join(f"{r.parse_s[d]:.2f}" for d in DAG_IDS)
+    )
+
+
+HEADER = (
+    f"{'tickers':>7} {'tasks':>5} {'of_max':>6} {'event':>5} {'plan':>6} "
+    f"{'extr_max':>8} {'extr_sum':>8} {'announce':>8} {'check':>5} "
+    f"{'queued->mapped_s':>16} {'expand_s':>8} {'run_s':>6} parse_s"
+)
+
+
 def _report(results: list[Sized], max_map_length: int, batch_size: int) -> int:
     print()
     print(
         f"batch_size={batch_size}, max_map_length={max_map_length}; "
         "sizes in bytes of compact JSON"
     )
-    print(
-        f"{'tickers':>7} {'tasks':>5} {'of_max':>6} {'event':>5} {'plan':>6} "
-        f"{'extr_max':>8} {'extr_sum':>8} {'announce':>8} {'check':>5} "
-        f"{'queued->mapped_s':>16} {'expand_s':>8} {'run_s':>6}"
-    )
+    print(HEADER)
     for r in results:
-        print(
-            f"{r.tickers:7d} {r.extract_tasks:5d} "
-            f"{r.extract_tasks / max_map_length:6.1%} {r.event_bytes:5d} "
-            f"{r.xcom_plan:6d} {r.xcom_extract_max:8d} {r.xcom_extract_total:8d} "
-            f"{r.xcom_announce:8d} {r.xcom_check:5d} "
-            f"{r.queued_to_expanded_s:16.1f} {r.expansion_s:8.1f} {r.run_s:6.1f}"
-        )
+        print(_row(r, max_map_length))
     print()
     print("DAG processor, last parse duration (s) after each size:")
     print(f"{'tickers':>7} " + " ".join(f"{d:>24}" for d in DAG_IDS))
@@ -251,11 +259,10 @@ def main() -> int:
             print(f"  Airflow up in {time.perf_counter() - started:.0f} s", flush=True)
             for number, size in enumerate(sizes):
                 results.append(measure_size(api, size, len(sizes) - 1 - number))
-                print(
-                    f"  {size} tickers: run {results[-1].run_s:.1f} s, "
-                    f"{results[-1].extract_tasks} extract tasks",
-                    flush=True,
-                )
+                if number == 0:
+                    print(HEADER)
+                print(_row(results[-1], max_map_length), flush=True)
+                print(f"  extra: {json.dumps(results[-1].event_extra)}", flush=True)
     code = _report(results, max_map_length, args.batch_size)
     print(f"benchmark wall time {time.perf_counter() - started:.0f} s")
     return code
