@@ -28,7 +28,9 @@ time, not the sizes measured.
     flock /tmp/stocks-elt-heavy.lock uv run python bench/bench_airflow_scale.py
 
 ``--sizes 50,500`` shrinks the run; ``--batch-size`` changes the batch (the map
-merges batches past ``max_map_length``). Not collected by pytest.
+merges batches past ``max_map_length``). On a busy 2-core machine 5,000 tickers
+in the default batches of 20 (250 task processes) take over 15 minutes;
+``--batch-size 100`` measured them in 7. Not collected by pytest.
 """
 
 from __future__ import annotations
