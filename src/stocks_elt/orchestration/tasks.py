@@ -185,7 +185,7 @@ def load_new_objects(
     from stocks_elt.orchestration import lineage
 
     lineage.report_load(settings, keys)  # OpenLineage inputs and outputs
-    return result.as_dict()
+    return summarize_load(result.as_dict())
 
 
 def run_quality_gate(
@@ -210,11 +210,7 @@ def run_quality_gate(
         result.failed,
     )
     pipeline.finish_run(settings, run_id, record_as=LOAD_DAG, outcome="success")
-    outlet_events[WAREHOUSE_RAW].extra = {
-        "source_run_id": run_id,
-        "objects_loaded": loaded["objects_loaded"],
-        "symbols": loaded["symbols"],
-    }
+    outlet_events[WAREHOUSE_RAW].extra = warehouse_event_extra(loaded, run_id)
     return result.as_dict()
 
 
@@ -265,6 +261,29 @@ def summarize_extracts(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "failed": dict(sorted(failed.items())),
         "outcomes": dict(sorted(outcomes.items())),
         "batches": batches,
+    }
+
+
+def summarize_load(loaded: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a load's XCom: its counts and how many symbols it loaded.
+
+    Not which symbols: their list would grow with the universe (5,000 symbols are
+    about 40 KB), and the load ledger already holds them.
+    """
+    summary = {name: value for name, value in loaded.items() if name != "symbols"}
+    summary["symbol_count"] = len(loaded.get("symbols", ()))
+    return summary
+
+
+def warehouse_event_extra(
+    loaded: Mapping[str, Any], run_id: str | None
+) -> dict[str, Any]:
+    """Return the warehouse Asset event's extra: the run and its counts, a size
+    that does not grow with the universe."""
+    return {
+        "source_run_id": run_id,
+        "objects_loaded": loaded["objects_loaded"],
+        "symbol_count": loaded["symbol_count"],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,6 +22,7 @@ from stocks_elt.errors import (
 from stocks_elt.orchestration import tasks
 from stocks_elt.orchestration.assets import LAKE_RAW, WAREHOUSE_RAW
 from stocks_elt.orchestration.defaults import DEFAULT_ARGS, RETRY_POLICY
+from stocks_elt.results import LoadResult
 
 DEFAULT_MAX_MAP_LENGTH = 1024  # Airflow's [core] max_map_length
 
@@ -91,6 +93,49 @@ def test_extract_summaries_are_combined_into_counts_and_sorted_symbols() -> None
         "outcomes": {"deferred": 2, "fetched": 3, "not_found": 1},
         "batches": 2,
     }
+
+
+def _loaded(symbols: list[str]) -> dict[str, Any]:
+    """A load's ``LoadResult.as_dict()``, as ``load_new_objects`` gets it."""
+    return LoadResult(
+        run_id="0f0e0d0c-0b0a-4909-8807-060504030201",
+        objects_loaded=2 * len(symbols),
+        objects_skipped=0,
+        objects_refused=0,
+        rows_parsed=100 * len(symbols),
+        rows_inserted=100 * len(symbols),
+        rows_updated=0,
+        rows_unchanged=0,
+        rows_quarantined=0,
+        duration_seconds=12.5,
+        symbols=tuple(symbols),
+    ).as_dict()
+
+
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode())
+
+
+def test_the_load_xcom_and_warehouse_event_do_not_grow_with_the_universe() -> None:
+    small, large = _loaded(_universe(50)), _loaded(_universe(5000))
+
+    sizes = {}
+    for name, loaded in (("small", small), ("large", large)):
+        summary = tasks.summarize_load(loaded)
+        extra = tasks.warehouse_event_extra(summary, "manual__2024-06-21")
+        sizes[name] = (_json_bytes(summary), _json_bytes(extra))
+
+    assert tasks.summarize_load(large)["symbol_count"] == 5000
+    assert tasks.warehouse_event_extra(tasks.summarize_load(large), "r") == {
+        "source_run_id": "r",
+        "objects_loaded": 10000,
+        "symbol_count": 5000,
+    }
+    # Only the counts' digits differ, two more each: symbols 50 -> 5000, objects
+    # 100 -> 10000, rows parsed and inserted 5000 -> 500000.
+    assert sizes["large"][0] - sizes["small"][0] == 4 * 2
+    assert sizes["large"][1] - sizes["small"][1] == 2 * 2
+    assert _json_bytes(large) > 40_000  # the list it leaves out
 
 
 def test_events_of_the_lake_asset_give_the_union_of_their_objects() -> None:
