@@ -10,6 +10,8 @@
             {'columns': ['symbol', 'session_number'], 'unique': True},
             {'columns': ['source_changed_at']},
         ],
+        pre_hook="{{ record_full_build() }}",
+        post_hook="{{ add_primary_key() }}",
     )
 }}
 
