@@ -88,20 +88,29 @@ prices as (
         ln(c / lag(c) over (partition by symbol order by event_date)) as r
     from factored where event_order = 0
 ),
+changed as (
+    select *, c - lag(c) over (partition by symbol order by n) as change
+    from prices
+),
 windowed as (
     select symbol, trade_date, n, c,
-        case when n >= 20 then avg(c::numeric) over w20 end as sma_20,
-        case when n >= 50 then avg(c::numeric) over w50 end as sma_50,
-        case when n >= 200 then avg(c::numeric) over w200 end as sma_200,
-        case when n >= 20 then stddev_pop(c::numeric) over w20 end as sd_20,
-        case when n >= 21 then stddev_samp(r::numeric) over w20 end as vol_20,
-        (intermediate.ta_ema(c, 12, null) over w)[3] as ema_12,
-        (intermediate.ta_ema(c, 26, null) over w)[3] as ema_26,
-        (intermediate.ta_ema(c, 12, null) filter (where n >= 15) over w)[3]
-            as fast,
-        intermediate.ta_wilder(c, 14, null, null) over w as rsi_state,
+        case when n >= 20 then intermediate.moving_sum(c) over w20 / 20 end
+            as sma_20,
+        case when n >= 50 then intermediate.moving_sum(c) over w50 / 50 end
+            as sma_50,
+        case when n >= 200 then intermediate.moving_sum(c) over w200 / 200 end
+            as sma_200,
+        intermediate.moving_sum(c * c) over w20 / 20 as mean_square_20,
+        intermediate.moving_sum(r) over w20 as r_sum_20,
+        intermediate.moving_sum(r * r) over w20 as r_square_sum_20,
+        intermediate.ta_ema(c, n, 12, 2.0::float8 / 13) over w as ema_12,
+        intermediate.ta_ema(c, n, 26, 2.0::float8 / 27) over w as ema_26,
+        intermediate.ta_ema(case when n >= 15 then c end, n - 14, 12,
+            2.0::float8 / 13) over w as fast,
+        intermediate.ta_wilder(greatest(change, 0), n - 1, 14) over w as gain,
+        intermediate.ta_wilder(greatest(-change, 0), n - 1, 14) over w as loss,
         max(c) over w as peak
-    from prices
+    from changed
     window w as (partition by symbol order by n
             rows between unbounded preceding and current row),
         w20 as (partition by symbol order by n rows 19 preceding),
@@ -109,19 +118,26 @@ windowed as (
         w200 as (partition by symbol order by n rows 199 preceding)
 ),
 signalled as (
-    select *, (intermediate.ta_ema(fast - ema_26, 9, null) over (
+    select *, intermediate.ta_ema(case when n >= 26 then fast - ema_26 end,
+        n - 25, 9, 2.0::float8 / 10) over (
         partition by symbol order by n
-        rows between unbounded preceding and current row))[3] as signal
+        rows between unbounded preceding and current row) as signal
     from windowed
 )
-select symbol, trade_date, c as adjusted_close_price,
-    sma_20::float8, sma_50::float8, sma_200::float8, ema_12, ema_26,
-    case when signal is not null then fast - ema_26 end as macd, signal,
-    case when signal is not null then fast - ema_26 - signal end as histogram,
-    intermediate.ta_rsi(rsi_state, 14) as rsi_14,
-    sma_20::float8 + 2 * sd_20::float8 as bollinger_upper,
-    sma_20::float8 - 2 * sd_20::float8 as bollinger_lower,
-    sqrt(252.0::float8) * vol_20::float8 as volatility_20,
+select symbol, trade_date, c as adjusted_close_price, sma_20, sma_50, sma_200,
+    case when n >= 12 then ema_12 end as ema_12,
+    case when n >= 26 then ema_26 end as ema_26,
+    case when n >= 34 then fast - ema_26 end as macd,
+    case when n >= 34 then signal end as signal,
+    case when n >= 34 then fast - ema_26 - signal end as histogram,
+    case when n >= 15 then 100 * gain / nullif(gain + loss, 0) end as rsi_14,
+    case when n >= 20 then sma_20 + 2 * sqrt(greatest(
+        mean_square_20 - sma_20 * sma_20, 0)) end as bollinger_upper,
+    case when n >= 20 then sma_20 - 2 * sqrt(greatest(
+        mean_square_20 - sma_20 * sma_20, 0)) end as bollinger_lower,
+    case when n >= 21 then sqrt(252.0::float8) * sqrt(greatest(
+        (r_square_sum_20 - r_sum_20 * r_sum_20 / 20) / 19, 0)) end
+        as volatility_20,
     c / peak - 1 as drawdown
 from signalled
 """

@@ -85,6 +85,7 @@ sessions as (
 looked_ahead as (
 
     select
+        daily_bar_id,
         symbol,
         trade_date,
         session_number,
@@ -106,7 +107,8 @@ labelled as (
 
     select
         ---------- ids
-        {{ surrogate_key(['symbol', 'trade_date']) }} as forward_return_id,
+        -- the bar's key: the same md5 of symbol and trade_date
+        daily_bar_id as forward_return_id,
         symbol,
 
         ---------- dates
