@@ -359,10 +359,14 @@ def main(argv: list[str] | None = None) -> None:
         _timed_dbt(settings, ["parse"], project)  # parsing is not part of either case
 
         full_run = _timed_dbt(settings, ["run", "--full-refresh"], project)
+        handwritten: float | None = None
         with psycopg.connect(url) as conn:
             started = time.perf_counter()
-            conn.execute(HANDWRITTEN)
-            handwritten = time.perf_counter() - started
+            try:
+                conn.execute(HANDWRITTEN)
+                handwritten = time.perf_counter() - started
+            except psycopg.errors.UndefinedFunction:  # an older --project-dir
+                print("# no handwritten case: other functions", file=sys.stderr)
         io_limit = _io_limit(url)
         full_build = (
             None
@@ -379,7 +383,8 @@ def main(argv: list[str] | None = None) -> None:
             _load_next_session(url, universe, sessions[last + 1])
             incremental_build = _timed_dbt(settings, ["build"], project)
             _row("incremental_day_build", full_build, incremental_build)
-        _row("full_run_vs_handwritten", handwritten, full_run)
+        if handwritten is not None:
+            _row("full_run_vs_handwritten", handwritten, full_run)
         _row("full_vs_io_limit", io_limit, full_run)
 
 
