@@ -135,6 +135,9 @@ set
             from {{ relation }} as mart
             where mart.{{ partition_column }} = written.partition_value
                 and mart.{{ order_column }} >= written.first_value::date
+            -- a fence: flattened, the planner may hash-join a scan of
+            -- the whole mart instead of one index range per symbol
+            offset 0
         ) as tested
         where builds.model_name = {{ model_name }}
             and not builds.is_full_build
