@@ -1,26 +1,29 @@
 {#
     The aggregate functions the indicator marts call, created (or replaced) in
-    the intermediate schema by the on-run-start hook.
+    the intermediate schema by the on-run-start hook. Each state is one
+    double precision value, so a step costs one plain function call.
 
-    ta_ema(value, period, resume)
-        TA-Lib's EMA: alpha = 2 / (period + 1), seeded with the simple average
-        of the first `period` values; null until then. Used as a window
-        function over a symbol's sessions, so one pass per symbol. The state is
-        {values seen, running sum while seeding, ema}; read the EMA as `[3]`.
-        A non-null `resume` restarts the state at that value: an incremental
-        run feeds the last stored EMA there and continues exactly.
-        Null values are skipped (the MACD line starts late).
+    ta_ema(value, seen, period, alpha)
+        TA-Lib's EMA: the first `period` values are summed and their mean is
+        the seed; from then on ema = (value - ema) * alpha + ema, alpha =
+        2 / (period + 1) (TA-Lib's order of operations, so the values are
+        TA-Lib's to the bit). `seen` is the value's position in the series
+        (1 for the first); before `period` the state is a partial sum, which
+        the model does not show. Strict: null values are skipped, and the
+        first non-null value becomes the state as it is; an incremental run
+        feeds the stored EMA there and continues exactly.
 
-    ta_wilder(value, period, resume_gain, resume_loss)
-        The average gain and loss of TA-Lib's RSI: the first averages are the
-        plain means of the first `period` changes, later ones follow Wilder,
-        avg = (avg * (period - 1) + change) / period, with TA-Lib's order of
-        operations. State {values seen, previous value, gain, loss}.
+    ta_wilder(value, seen, period)
+        A Wilder average of TA-Lib's RSI (run once on the gains, once on the
+        losses): the mean of the first `period` values, then avg = (avg *
+        (period - 1) + value) / period. Strict, like ta_ema.
 
-    ta_rsi(state, period)
-        100 * gain / (gain + loss) from a ta_wilder state; 0 when gain + loss
-        is within 1e-8 of zero (TA-Lib's TA_IS_ZERO); null before the first
-        `period` changes.
+    moving_sum(value)
+        A sum with an inverse step, so a moving window frame adds the new
+        value and takes away the one that left instead of summing the frame
+        again: TA-Lib's own running sums. The model restarts it every 400
+        sessions (fct_daily_indicators), so a value depends only on the
+        closes since the restart, not on where a run starts.
 
     float8_product(value), numeric_product(value)
         Products in input order (null inputs skipped, 1 for none); the running
@@ -30,109 +33,81 @@
 {%- set schema = indicator_function_schema() -%}
 create schema if not exists {{ schema }};
 
+-- the array-state versions of earlier releases
+drop aggregate if exists {{ schema }}.ta_ema(
+    double precision, integer, double precision
+);
+drop aggregate if exists {{ schema }}.ta_wilder(
+    double precision, integer, double precision, double precision
+);
+drop function if exists {{ schema }}.ta_ema_step(
+    double precision[], double precision, integer, double precision
+);
+drop function if exists {{ schema }}.ta_wilder_step(
+    double precision[], double precision, integer, double precision,
+    double precision
+);
+drop function if exists {{ schema }}.ta_rsi(double precision[], integer);
+
 create or replace function {{ schema }}.ta_ema_step(
-    state double precision[],
+    state double precision,
     value double precision,
+    seen bigint,
     period integer,
-    resume double precision
-) returns double precision[]
-language plpgsql immutable parallel safe as $body$
-declare
-    seen double precision := state[1] + 1;
+    alpha double precision
+) returns double precision
+language plpgsql strict immutable parallel safe as $body$
 begin
-    if resume is not null then
-        return array[period, null, resume];
-    elsif value is null then
-        return state;
+    if seen > period then
+        return (value - state) * alpha + state;
     elsif seen < period then
-        return array[seen, state[2] + value, null];
-    elsif seen = period then
-        return array[seen, null, (state[2] + value) / period];
+        return state + value;
     end if;
-    return array[
-        seen,
-        null,
-        (value - state[3]) * (2.0::double precision / (period + 1)) + state[3]
-    ];
+    return (state + value) / period;
 end;
 $body$;
 
 create or replace aggregate {{ schema }}.ta_ema(
-    double precision, integer, double precision
+    double precision, bigint, integer, double precision
 ) (
     sfunc = {{ schema }}.ta_ema_step,
-    stype = double precision[],
-    initcond = '{0,0,NULL}',
+    stype = double precision,
     parallel = safe
 );
 
 create or replace function {{ schema }}.ta_wilder_step(
-    state double precision[],
+    state double precision,
     value double precision,
-    period integer,
-    resume_gain double precision,
-    resume_loss double precision
-) returns double precision[]
-language plpgsql immutable parallel safe as $body$
-declare
-    seen double precision := state[1] + 1;
-    change double precision;
-    gain double precision := state[3];
-    loss double precision := state[4];
+    seen bigint,
+    period integer
+) returns double precision
+language plpgsql strict immutable parallel safe as $body$
 begin
-    if resume_gain is not null then
-        return array[period + 1, value, resume_gain, resume_loss];
-    elsif value is null then
-        return state;
-    elsif seen = 1 then
-        return array[1, value, 0, 0];
+    if seen > period then
+        return (state * (period - 1) + value) / period;
+    elsif seen < period then
+        return state + value;
     end if;
-    change := value - state[2];
-    if seen <= period + 1 then
-        -- the first `period` changes: plain sums, then their means
-        if change < 0 then
-            loss := loss - change;
-        else
-            gain := gain + change;
-        end if;
-        if seen = period + 1 then
-            gain := gain / period;
-            loss := loss / period;
-        end if;
-        return array[seen, value, gain, loss];
-    end if;
-    loss := loss * (period - 1);
-    gain := gain * (period - 1);
-    if change < 0 then
-        loss := loss - change;
-    else
-        gain := gain + change;
-    end if;
-    return array[seen, value, gain / period, loss / period];
+    return (state + value) / period;
 end;
 $body$;
 
 create or replace aggregate {{ schema }}.ta_wilder(
-    double precision, integer, double precision, double precision
+    double precision, bigint, integer
 ) (
     sfunc = {{ schema }}.ta_wilder_step,
-    stype = double precision[],
-    initcond = '{0,NULL,0,0}',
+    stype = double precision,
     parallel = safe
 );
 
-create or replace function {{ schema }}.ta_rsi(
-    state double precision[],
-    period integer
-) returns double precision
-language sql immutable parallel safe as $body$
-    select
-        case
-            when state[1] <= period then null
-            when abs(state[3] + state[4]) < 1e-8::double precision then 0
-            else 100.0::double precision * (state[3] / (state[3] + state[4]))
-        end
-$body$;
+create or replace aggregate {{ schema }}.moving_sum(double precision) (
+    sfunc = float8pl,
+    stype = double precision,
+    msfunc = float8pl,
+    minvfunc = float8mi,
+    mstype = double precision,
+    parallel = safe
+);
 
 create or replace aggregate {{ schema }}.float8_product(double precision) (
     sfunc = float8mul,

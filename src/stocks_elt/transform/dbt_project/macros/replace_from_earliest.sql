@@ -6,7 +6,8 @@
     the new batch, the target rows from the batch's earliest value on are
     deleted, then the batch is inserted. A batch that holds a symbol's whole
     history therefore replaces it (a rebuild after a split or dividend); a
-    batch of new sessions appends them.
+    batch of new sessions appends them. The same transaction records the
+    batch's first rows for the data tests (record_incremental_build).
 #}
 {% macro get_incremental_replace_from_earliest_sql(arg_dict) %}
     {%- set key = arg_dict["unique_key"] -%}
@@ -36,4 +37,26 @@
     insert into {{ arg_dict["target_relation"] }} ({{ columns }})
     select {{ columns }}
     from {{ arg_dict["temp_relation"] }};
+
+    {{ record_incremental_build(arg_dict) }}
+{% endmacro %}
+
+
+{#
+    Incremental strategy `replace_keys`: dbt's delete+insert (the stored rows
+    whose unique_key is in the batch are replaced by the batch's), and the
+    batch's first row per partition recorded for the data tests.
+    unique_key names [partition column, ordered column].
+#}
+{% macro get_incremental_replace_keys_sql(arg_dict) %}
+    {%- set key = arg_dict["unique_key"] -%}
+    {%- if key is string or key is none or key | length != 2 -%}
+        {{ exceptions.raise_compiler_error(
+            "incremental_strategy replace_keys needs unique_key = "
+            ~ "[partition column, ordered column], got " ~ key
+        ) }}
+    {%- endif -%}
+    {{ get_incremental_delete_insert_sql(arg_dict) }};
+
+    {{ record_incremental_build(arg_dict) }}
 {% endmacro %}

@@ -13,7 +13,9 @@
 #}
 with
 
--- not materialized: the lateral look-ups below must reach the raw index
+-- not materialized: the look-ups below must reach the raw index (the staging
+-- view is not flattened into this query, so an ORDER BY ... LIMIT 1 would
+-- read a symbol's whole history instead of one index entry)
 prices as not materialized (
 
     select * from {{ ref('stg_alpha_vantage__daily_prices') }}
@@ -65,17 +67,25 @@ dividend_actions as (
         1::numeric as volume_factor,
         greatest(dividends.changed_at, reference.changed_at) as changed_at
     from dividends
-    left join lateral (
-        select
-            prices.trade_date,
-            prices.close_price,
-            prices.changed_at
-        from prices
-        where prices.symbol = dividends.symbol
-            and prices.trade_date < dividends.ex_dividend_date
-        order by prices.trade_date desc
-        limit 1
-    ) as reference on true
+    left join prices as reference
+        on reference.symbol = dividends.symbol
+        and reference.trade_date = coalesce(
+            -- the last session before the ex-date: look in the two weeks
+            -- before it first (a few index entries), then anywhere before
+            (
+                select max(prices.trade_date)
+                from prices
+                where prices.symbol = dividends.symbol
+                    and prices.trade_date < dividends.ex_dividend_date
+                    and prices.trade_date >= dividends.ex_dividend_date - 14
+            ),
+            (
+                select max(prices.trade_date)
+                from prices
+                where prices.symbol = dividends.symbol
+                    and prices.trade_date < dividends.ex_dividend_date
+            )
+        )
 
 ),
 

@@ -10,10 +10,17 @@
             {'columns': ['symbol', 'session_number'], 'unique': True},
             {'columns': ['source_changed_at']},
         ],
+        pre_hook=["{{ record_full_build() }}", "set local jit = off"],
+        post_hook="{{ add_primary_key() }}",
     )
 }}
 
 {#
+    jit is off: the planner prices the dividends' fallback look-up of a
+    reference close (int_corporate_actions_unioned) as a scan of every
+    earlier session, so it would JIT-compile, for about a second, a query
+    whose look-ups take milliseconds.
+
     Incremental: see plan_daily_bar_batches. A rebuilt symbol takes its whole
     history from int_daily_prices_adjusted; an appended symbol takes only its
     new sessions (adjustment factor 1: no effective action follows them) plus

@@ -1,11 +1,13 @@
 {{
     config(
         unique_key=['symbol', 'trade_date'],
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_keys',
         indexes=[
             {'columns': ['symbol', 'trade_date'], 'unique': True},
             {'columns': ['source_changed_at']},
         ],
+        pre_hook="{{ record_full_build() }}",
+        post_hook="{{ add_primary_key() }}",
     )
 }}
 
@@ -19,11 +21,11 @@
     running maximum, so the furthest existing one). Incremental: for each
     symbol with bars newer than this mart, the rows from 21 sessions before
     the first changed bar are computed and only those whose
-    source_changed_at is newer than the mart's are written (delete+insert on
-    the key). A new session therefore rewrites exactly the rows whose
-    future it completes: itself and the sessions 1, 5 and 21 before it. A
-    rebuilt symbol (a split, a dividend, a correction) rewrites every row
-    that reads a changed bar.
+    source_changed_at is newer than the mart's are written (replace_keys:
+    the stored rows with those keys are replaced). A new session therefore
+    rewrites exactly the rows whose future it completes: itself and the
+    sessions 1, 5 and 21 before it. A rebuilt symbol (a split, a dividend,
+    a correction) rewrites every row that reads a changed bar.
 #}
 {%- set horizons = [1, 5, 21] -%}
 {%- if is_incremental() -%}
@@ -83,6 +85,7 @@ sessions as (
 looked_ahead as (
 
     select
+        daily_bar_id,
         symbol,
         trade_date,
         session_number,
@@ -104,7 +107,8 @@ labelled as (
 
     select
         ---------- ids
-        {{ surrogate_key(['symbol', 'trade_date']) }} as forward_return_id,
+        -- the bar's key: the same md5 of symbol and trade_date
+        daily_bar_id as forward_return_id,
         symbol,
 
         ---------- dates

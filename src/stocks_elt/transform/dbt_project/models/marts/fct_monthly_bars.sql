@@ -5,6 +5,8 @@
             {'columns': ['symbol', 'month_start_date'], 'unique': True},
             {'columns': ['source_changed_at']},
         ],
+        pre_hook="{{ record_full_build() }}",
+        post_hook="{{ add_primary_key() }}",
     )
 }}
 

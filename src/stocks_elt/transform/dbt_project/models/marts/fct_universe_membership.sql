@@ -6,7 +6,11 @@
             {'columns': ['trade_date']},
             {'columns': ['source_changed_at']},
         ],
-        post_hook="{{ delete_memberships_outside_listing_windows() }}",
+        pre_hook="{{ record_full_build() }}",
+        post_hook=[
+            "{{ delete_memberships_outside_listing_windows() }}",
+            "{{ add_primary_key() }}",
+        ],
     )
 }}
 
