@@ -91,9 +91,17 @@ dividend_actions as (
 
 unioned as (
 
-    select * from split_actions
+    select
+        symbol, action_date, action_type, split_factor, dividend_amount,
+        reference_trade_date, reference_close_price, price_factor, volume_factor,
+        changed_at
+    from split_actions
     union all
-    select * from dividend_actions
+    select
+        symbol, action_date, action_type, split_factor, dividend_amount,
+        reference_trade_date, reference_close_price, price_factor, volume_factor,
+        changed_at
+    from dividend_actions
 
 ),
 

@@ -46,15 +46,15 @@ events as (
         symbol,
         action_date as event_date,
         case action_type when 'split' then 1 else 2 end as event_order,
-        null,
-        null,
-        null,
-        null,
-        null,
-        case when is_effective then price_factor end,
-        case when is_effective then volume_factor end,
-        null,
-        changed_at
+        null as open_price,
+        null as high_price,
+        null as low_price,
+        null as close_price,
+        null as volume,
+        case when is_effective then price_factor end as price_factor,
+        case when is_effective then volume_factor end as volume_factor,
+        null as price_changed_at,
+        changed_at as action_changed_at
     from actions
 
 ),

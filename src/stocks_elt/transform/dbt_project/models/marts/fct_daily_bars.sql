@@ -128,21 +128,21 @@ last_stored_sessions as (
     select
         stored.symbol,
         stored.trade_date,
-        null::numeric,
-        null::numeric,
-        null::numeric,
-        null::numeric,
-        null::bigint,
-        null::double precision,
-        null::numeric,
-        null::double precision,
-        null::double precision,
-        null::double precision,
+        null::numeric as open_price,
+        null::numeric as high_price,
+        null::numeric as low_price,
+        null::numeric as close_price,
+        null::bigint as volume,
+        null::double precision as price_adjustment_factor,
+        null::numeric as volume_adjustment_factor,
+        null::double precision as adjusted_open_price,
+        null::double precision as adjusted_high_price,
+        null::double precision as adjusted_low_price,
         stored.adjusted_close_price,
-        null::numeric,
-        stored.source_changed_at,
-        stored.session_number,
-        true
+        null::numeric as adjusted_volume,
+        stored.source_changed_at as changed_at,
+        stored.session_number as stored_session_number,
+        true as is_stored
     from append_plan
     cross join lateral (
         select *
