@@ -92,7 +92,7 @@ def _settings(
         alpha_vantage_api_key=PREMIUM_KEY,
         alpha_vantage_base_url=base_url,
         alpha_vantage_is_premium=True,
-        alpha_vantage_calls_per_second=200,
+        alpha_vantage_calls_per_second=100,
         alpha_vantage_daily_quota=0,
         extract_concurrency=4,
         batch_size=20,
