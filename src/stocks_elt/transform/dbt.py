@@ -7,8 +7,13 @@ checkout does; pass ``project_dir`` to use another copy. Its ``profiles.yml`` re
 the connection from ``STOCKS_ELT_DBT_*`` variables, which this module sets from the
 settings for the duration of a call (the password goes in
 ``DBT_ENV_SECRET_STOCKS_ELT_PASSWORD``, which dbt scrubs from its logs). dbt's
-target and log folders go under ``<data dir>/dbt``, so a read-only checkout works
-and partial parsing is reused from one run to the next.
+target and log folders go under ``<data dir>/dbt``, so a read-only installation
+works.
+
+dbt does not parse the project on every call: the parsed manifest is kept in this
+process and in ``<data dir>/dbt/manifests``, keyed by the project's files, dbt's
+version and the profile (``stocks_elt.transform.manifest``), and handed to
+``dbtRunner(manifest=...)``.
 
 dbt's runner is not thread-safe: run one transform per process at a time.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,6 +34,7 @@ from stocks_elt.config import Settings
 from stocks_elt.errors import TransformError
 from stocks_elt.results import TransformResult
 from stocks_elt.transform import packaged_project_dir
+from stocks_elt.transform.manifest import cached_manifest, manifest_key
 from stocks_elt.warehouse.connection import connection_parameters, warehouse_url
 
 logger = logging.getLogger(__name__)
@@ -83,7 +90,9 @@ def run_dbt(
 ) -> Any:
     """Invoke dbt in-process with ``args`` against the settings' warehouse.
 
-    Project, profiles, target and log folders are added to ``args``.
+    Project, profiles, target and log folders are added to ``args``. dbt starts
+    from the cached manifest of this project and profile; the project is parsed
+    only when none fits (a first run, a changed file, another warehouse).
 
     Args:
         settings: where the warehouse and the data dir are.
@@ -94,29 +103,52 @@ def run_dbt(
         dbt's ``dbtRunnerResult`` (``success``, ``result``, ``exception``).
 
     Raises:
-        TransformError: no dbt project was found.
+        TransformError: no dbt project was found, or dbt could not parse it.
         WarehouseError: the embedded Postgres could not be started.
     """
     from dbt.cli.main import dbtRunner
 
     folder = dbt_project_dir(project_dir)
     work = settings.data_dir.resolve() / "dbt"
-    full_args = [
-        *args,
+    common = [
         "--project-dir",
         str(folder),
         "--profiles-dir",
         str(folder),
-        "--target-path",
-        str(work / "target"),
         "--log-path",
         str(work / "logs"),
     ]
     if not logger.isEnabledFor(logging.DEBUG):
-        full_args.append("--quiet")
+        common.append("--quiet")
     environment = dbt_environment(settings)
     with _LOCK, _environment(environment):
-        return dbtRunner().invoke(full_args)
+        manifest = cached_manifest(
+            manifest_key(folder, environment),
+            work / "manifests",
+            lambda: _parse_project(common, work),
+            environment,
+        )
+        return dbtRunner(manifest=manifest).invoke(
+            [*args, *common, "--target-path", str(work / "target")]
+        )
+
+
+def _parse_project(common: Sequence[str], work: Path) -> Any:
+    """Parse the project in a target folder of its own; return dbt's manifest.
+
+    Raises:
+        TransformError: dbt could not parse the project (the message says why).
+    """
+    from dbt.cli.main import dbtRunner
+
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="parse-", dir=work) as target:
+        outcome = dbtRunner().invoke(["parse", *common, "--target-path", target])
+    if not outcome.success or outcome.result is None:
+        raise TransformError(
+            f"dbt could not parse the project: {outcome.exception or 'see the dbt log'}"
+        )
+    return outcome.result
 
 
 def run_dbt_build(
