@@ -13,7 +13,10 @@ MODULE = "stocks_elt.backtest.zipline"
 def test_importing_the_bundle_without_zipline_names_the_extra_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # None in sys.modules makes `import zipline` fail as if it were not installed
+    # None in sys.modules makes `import zipline` fail as if it were not installed;
+    # its submodules too, which an earlier test in the process may have imported
+    for name in [n for n in sys.modules if n == "zipline" or n.startswith("zipline.")]:
+        monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "zipline", None)
     monkeypatch.delitem(sys.modules, MODULE, raising=False)
 
