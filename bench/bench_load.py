@@ -58,11 +58,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
-from psycopg import sql
+
+from bench_databases import database as shared_database
 
 BENCH_ROOT = Path("/tmp/stocks-elt-bench")
 TODAY = date(2024, 12, 31)
@@ -191,24 +191,9 @@ def build_lakes(count: int) -> Lakes:
 
 @contextmanager
 def database(admin_url: str, *, migrated: bool = True) -> Iterator[str]:
-    from stocks_elt.warehouse.migrate import migrate
-
-    name = f"stocks_elt_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    try:
-        if migrated:
-            with psycopg.connect(url) as conn:
-                migrate(conn)
+    """A new database for one case (a migrated warehouse unless told otherwise)."""
+    with shared_database(admin_url, "stocks_elt_bench", migrated=migrated) as url:
         yield url
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(
-                    sql.Identifier(name)
-                )
-            )
 
 
 def checkpoint(url: str) -> None:

@@ -60,21 +60,19 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
-
-import psycopg
-from psycopg import sql
+from urllib.parse import quote
 
 from stocks_elt.config import Settings, load_settings
 from stocks_elt.emulator import EmulatorConfig, RunningEmulator, start_emulator
 from stocks_elt.emulator.universe import ListedSymbol, synthetic_universe
 from stocks_elt.orchestration.local import LocalAirflow
-from stocks_elt.warehouse.migrate import migrate
 
 # The REST client and the S3 server the e2e tests use drive this benchmark too.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.fixtures.airflow_api import AirflowApi
 from tests.fixtures.s3 import free_port
+
+from bench_databases import database as shared_database
 
 #: What bench_airflow_scale.py takes from here, besides the helpers below.
 __all__ = ["AirflowApi", "free_port"]
@@ -151,23 +149,8 @@ def admin_url() -> str:
 def database(prefix: str, *, migrated: bool = False) -> Iterator[str]:
     """A new database on the Postgres server (migrated as a warehouse if asked);
     dropped afterwards."""
-    admin = admin_url()
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
-    try:
-        if migrated:
-            with psycopg.connect(url) as conn:
-                migrate(conn)
+    with shared_database(admin_url(), prefix, migrated=migrated) as url:
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(
-                    sql.Identifier(name)
-                )
-            )
 
 
 def metadata_url(url: str) -> str:
