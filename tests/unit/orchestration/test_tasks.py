@@ -69,7 +69,7 @@ def test_fit_batches_refuses_a_limit_below_one() -> None:
         tasks.fit_batches([["IBM"]], 0)
 
 
-def test_extract_summaries_are_combined_into_counts_and_sorted_symbols() -> None:
+def test_extract_summaries_are_combined_into_counts() -> None:
     summary = tasks.summarize_extracts(
         [
             {
@@ -88,11 +88,34 @@ def test_extract_summaries_are_combined_into_counts_and_sorted_symbols() -> None
 
     assert summary == {
         "objects": 3,
-        "deferred": ["MSFT", "ZZZ"],
+        "deferred": 2,
         "failed": {"NOPE": "not_found: no such symbol"},
         "outcomes": {"deferred": 2, "fetched": 3, "not_found": 1},
         "batches": 2,
     }
+
+
+def _deferred_batches(symbols: list[str], batch_size: int = 20) -> list[dict[str, Any]]:
+    """The XComs of extract tasks whose whole batches were deferred (a free key
+    whose day's quota is spent)."""
+    return [
+        {
+            "objects": 0,
+            "deferred": symbols[start : start + batch_size],
+            "outcomes": {"deferred": len(symbols[start : start + batch_size])},
+        }
+        for start in range(0, len(symbols), batch_size)
+    ]
+
+
+def test_the_combined_extract_summary_does_not_grow_with_deferred_symbols() -> None:
+    small = tasks.summarize_extracts(_deferred_batches(_universe(50)))
+    large = tasks.summarize_extracts(_deferred_batches(_universe(5000)))
+
+    assert large["deferred"] == 5000
+    # Only the counts' digits differ: deferred and the outcome 50 -> 5000, and
+    # batches 3 -> 250.
+    assert _json_bytes(large) - _json_bytes(small) == 2 + 2 + 2
 
 
 def _loaded(symbols: list[str]) -> dict[str, Any]:
