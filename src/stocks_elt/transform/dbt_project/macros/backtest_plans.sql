@@ -53,14 +53,12 @@
       before the bars reached it), so is_last_listed_session may flip.
 #}
 {% macro plan_membership_batches() %}
+    {%- set changed_after = changed_after_literal() -%}
     {%- set query -%}
         with
 
         watermark as (
-            select
-                coalesce(max(source_changed_at), '-infinity'::timestamptz)
-                    as changed_after,
-                max(trade_date) as stored_through
+            select max(trade_date) as stored_through
             from {{ this }}
         ),
 
@@ -72,15 +70,13 @@
         changed_prices as materialized (
             select prices.symbol, prices.trade_date
             from {{ ref('stg_alpha_vantage__daily_prices') }} as prices
-            cross join watermark
-            where prices.changed_at > watermark.changed_after
+            where prices.changed_at > {{ changed_after }}
         ),
 
         changed_listings as (
             select listings.symbol, '-infinity'::date as from_date
             from {{ ref('stg_alpha_vantage__symbols') }} as listings
-            cross join watermark
-            where listings.changed_at > watermark.changed_after
+            where listings.changed_at > {{ changed_after }}
         ),
 
         first_changed_prices as (

@@ -12,6 +12,25 @@
 
 
 {#
+    The point up to which this mart has seen raw data, max(source_changed_at),
+    as a timestamptz literal ('-infinity' for an empty mart). A literal, not a
+    subquery, so the planner knows the value when it plans the plan queries:
+    it then reads only the changed rows, through raw.daily_prices' BRIN index
+    on the change time (warehouse migration 0008) and fct_daily_bars' index on
+    source_changed_at, instead of scanning the whole history every day.
+#}
+{% macro changed_after_literal() %}
+    {%- set query -%}
+        select coalesce(max(source_changed_at), '-infinity'::timestamptz)::text
+            as changed_after
+        from {{ this }}
+    {%- endset -%}
+    {%- set changed_after = run_query(query).rows[0]["changed_after"] -%}
+    {{ return("'" ~ changed_after ~ "'::timestamptz") }}
+{% endmacro %}
+
+
+{#
     fct_daily_bars: compare raw with the stored bars.
 
     Returns {"rebuild": [symbol, ...], "append": [[symbol, from_date], ...]}.
@@ -23,15 +42,9 @@
     symbol) rebuilds the symbol's whole history.
 #}
 {% macro plan_daily_bar_batches() %}
+    {%- set changed_after = changed_after_literal() -%}
     {%- set query -%}
         with
-
-        watermark as (
-            select
-                coalesce(max(source_changed_at), '-infinity'::timestamptz)
-                    as changed_after
-            from {{ this }}
-        ),
 
         changed_prices as (
             select
@@ -39,21 +52,18 @@
                 min(prices.trade_date) as first_changed_date,
                 max(prices.trade_date) as last_changed_date
             from {{ ref('stg_alpha_vantage__daily_prices') }} as prices
-            cross join watermark
-            where prices.changed_at > watermark.changed_after
+            where prices.changed_at > {{ changed_after }}
             group by prices.symbol
         ),
 
         changed_actions as (
             select splits.symbol
             from {{ ref('stg_alpha_vantage__splits') }} as splits
-            cross join watermark
-            where splits.changed_at > watermark.changed_after
+            where splits.changed_at > {{ changed_after }}
             union
             select dividends.symbol
             from {{ ref('stg_alpha_vantage__dividends') }} as dividends
-            cross join watermark
-            where dividends.changed_at > watermark.changed_after
+            where dividends.changed_at > {{ changed_after }}
         ),
 
         changed_symbols as (
@@ -133,22 +143,13 @@
     "min(session_number)"). Returns [[symbol, start as text], ...].
 #}
 {% macro plan_changed_symbol_starts(upstream, start_expression) %}
+    {%- set changed_after = changed_after_literal() -%}
     {%- set query -%}
-        with
-
-        watermark as (
-            select
-                coalesce(max(source_changed_at), '-infinity'::timestamptz)
-                    as changed_after
-            from {{ this }}
-        )
-
         select
             upstream.symbol,
             ({{ start_expression }})::text as start_value
         from {{ upstream }} as upstream
-        cross join watermark
-        where upstream.source_changed_at > watermark.changed_after
+        where upstream.source_changed_at > {{ changed_after }}
         group by upstream.symbol
         order by upstream.symbol
     {%- endset -%}
