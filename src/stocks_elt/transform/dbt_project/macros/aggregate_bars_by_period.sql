@@ -40,10 +40,9 @@ batch_plan as (
 sessions as (
 
     select daily_bars.*
-    from daily_bars
-    inner join batch_plan
-        on daily_bars.symbol = batch_plan.symbol
-        and daily_bars.trade_date >= batch_plan.from_date
+    {{ from_each_plan_start(
+        'batch_plan', 'daily_bars', 'trade_date', 'batch_plan.from_date'
+    ) }}
 
 ),
 

@@ -209,3 +209,34 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+
+{#
+    The FROM clause that reads, for each row of a batch plan, the rows of
+    `relation` of the plan's symbol from its start on:
+
+        select daily_bars.*
+        {{ from_each_plan_start('batch_plan', 'daily_bars', 'trade_date',
+                                'batch_plan.from_date') }}
+
+    One index range per planned symbol, whatever the history's length. The
+    `offset 0` is a fence: flattened into a join, the planner prices the
+    plan's unknown bounds as a third of the relation and hash-joins a scan of
+    the whole history (measured: 0.6 s of a 1.1 s daily fct_daily_indicators
+    at 100 symbols x 25 years, growing with the years).
+
+    The marts that use it run with jit off (their pre_hook): the planner
+    cannot tell how few rows an index range holds, so its cost estimate of
+    the lateral reads passes jit_above_cost and Postgres spent 1.6 s
+    compiling a query that ran in 0.3 s.
+#}
+{% macro from_each_plan_start(plan, relation, column, start_expression) -%}
+    from {{ plan }}
+    cross join lateral (
+        select *
+        from {{ relation }}
+        where {{ relation }}.symbol = {{ plan }}.symbol
+            and {{ relation }}.{{ column }} >= {{ start_expression }}
+        offset 0
+    ) as {{ relation }}
+{%- endmacro %}

@@ -116,10 +116,9 @@ appended_sessions as (
         prices.changed_at,
         cast(null as bigint) as stored_session_number,
         false as is_stored
-    from prices
-    inner join append_plan
-        on prices.symbol = append_plan.symbol
-        and prices.trade_date >= append_plan.from_date
+    {{ from_each_plan_start(
+        'append_plan', 'prices', 'trade_date', 'append_plan.from_date'
+    ) }}
 
 ),
 

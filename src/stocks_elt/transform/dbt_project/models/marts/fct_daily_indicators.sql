@@ -5,7 +5,7 @@
             {'columns': ['symbol', 'trade_date'], 'unique': True},
             {'columns': ['source_changed_at']},
         ],
-        pre_hook="{{ record_full_build() }}",
+        pre_hook=["{{ record_full_build() }}", "set local jit = off"],
         post_hook="{{ add_primary_key() }}",
     )
 }}
@@ -98,10 +98,10 @@ planned_sessions as (
         read_plan.read_from_session = 1
         or daily_bars.session_number >= read_plan.from_session
             as feeds_recursion
-    from daily_bars
-    inner join read_plan
-        on daily_bars.symbol = read_plan.symbol
-        and daily_bars.session_number >= read_plan.read_from_session
+    {{ from_each_plan_start(
+        'read_plan', 'daily_bars', 'session_number',
+        'read_plan.read_from_session'
+    ) }}
 
 ),
 
@@ -117,10 +117,16 @@ sessions as (
         stored.rsi_average_loss as resume_rsi_average_loss,
         stored.peak_adjusted_close_price as resume_peak_adjusted_close_price
     from planned_sessions
-    left join stored_indicators as stored
-        on planned_sessions.is_resumed
-        and stored.symbol = planned_sessions.symbol
-        and stored.trade_date = planned_sessions.trade_date
+    left join lateral (
+        -- one index look-up per resumed symbol (a fence: see
+        -- from_each_plan_start)
+        select *
+        from stored_indicators
+        where planned_sessions.is_resumed
+            and stored_indicators.symbol = planned_sessions.symbol
+            and stored_indicators.trade_date = planned_sessions.trade_date
+        offset 0
+    ) as stored on true
 
 ),
 

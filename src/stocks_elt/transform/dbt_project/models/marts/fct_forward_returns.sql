@@ -6,7 +6,7 @@
             {'columns': ['symbol', 'trade_date'], 'unique': True},
             {'columns': ['source_changed_at']},
         ],
-        pre_hook="{{ record_full_build() }}",
+        pre_hook=["{{ record_full_build() }}", "set local jit = off"],
         post_hook="{{ add_primary_key() }}",
     )
 }}
@@ -64,11 +64,10 @@ batch_plan as (
 sessions as (
 
     select daily_bars.*
-    from daily_bars
-    inner join batch_plan
-        on daily_bars.symbol = batch_plan.symbol
-        and daily_bars.session_number
-        >= batch_plan.from_session - {{ horizons | max }}
+    {{ from_each_plan_start(
+        'batch_plan', 'daily_bars', 'session_number',
+        'batch_plan.from_session - ' ~ (horizons | max)
+    ) }}
 
 ),
 

@@ -5,7 +5,7 @@
             {'columns': ['symbol', 'month_start_date'], 'unique': True},
             {'columns': ['source_changed_at']},
         ],
-        pre_hook="{{ record_full_build() }}",
+        pre_hook=["{{ record_full_build() }}", "set local jit = off"],
         post_hook="{{ add_primary_key() }}",
     )
 }}

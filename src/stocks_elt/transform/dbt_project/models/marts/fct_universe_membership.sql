@@ -6,7 +6,7 @@
             {'columns': ['trade_date']},
             {'columns': ['source_changed_at']},
         ],
-        pre_hook="{{ record_full_build() }}",
+        pre_hook=["{{ record_full_build() }}", "set local jit = off"],
         post_hook=[
             "{{ delete_memberships_outside_listing_windows() }}",
             "{{ add_primary_key() }}",
@@ -131,9 +131,15 @@ with_bars as (
         bar.changed_at as bar_changed_at,
         listing.changed_at as listing_changed_at
     from listed_sessions
-    left join prices as bar
-        on bar.symbol = listed_sessions.symbol
-        and bar.trade_date = listed_sessions.trade_date
+    left join lateral (
+        -- one primary-key look-up per listed session: joined, the planner
+        -- hash-joined a scan of every bar (a fence: see from_each_plan_start)
+        select prices.changed_at
+        from prices
+        where prices.symbol = listed_sessions.symbol
+            and prices.trade_date = listed_sessions.trade_date
+        offset 0
+    ) as bar on true
     left join listings as listing
         on listing.symbol = listed_sessions.symbol
 
