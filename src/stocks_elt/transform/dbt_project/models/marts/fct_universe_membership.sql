@@ -6,7 +6,7 @@
             {'columns': ['trade_date']},
             {'columns': ['source_changed_at']},
         ],
-        pre_hook=["{{ record_full_build() }}", "set local jit = off"],
+        pre_hook=["{{ record_full_build() }}", "{{ jit_off_when_incremental() }}"],
         post_hook=[
             "{{ delete_memberships_outside_listing_windows() }}",
             "{{ add_primary_key() }}",
@@ -131,15 +131,23 @@ with_bars as (
         bar.changed_at as bar_changed_at,
         listing.changed_at as listing_changed_at
     from listed_sessions
+    {%- if is_incremental() %}
     left join lateral (
-        -- one primary-key look-up per listed session: joined, the planner
-        -- hash-joined a scan of every bar (a fence: see from_each_plan_start)
+        -- a day's few listed sessions: one primary-key look-up each; joined,
+        -- the planner hash-joined a scan of every bar (a fence: see
+        -- from_each_plan_start)
         select prices.changed_at
         from prices
         where prices.symbol = listed_sessions.symbol
             and prices.trade_date = listed_sessions.trade_date
         offset 0
     ) as bar on true
+    {%- else %}
+    -- every session of every symbol: one join of the whole tables
+    left join prices as bar
+        on bar.symbol = listed_sessions.symbol
+        and bar.trade_date = listed_sessions.trade_date
+    {%- endif %}
     left join listings as listing
         on listing.symbol = listed_sessions.symbol
 

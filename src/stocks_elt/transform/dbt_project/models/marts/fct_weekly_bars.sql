@@ -5,7 +5,7 @@
             {'columns': ['symbol', 'week_start_date'], 'unique': True},
             {'columns': ['source_changed_at']},
         ],
-        pre_hook=["{{ record_full_build() }}", "set local jit = off"],
+        pre_hook=["{{ record_full_build() }}", "{{ jit_off_when_incremental() }}"],
         post_hook="{{ add_primary_key() }}",
     )
 }}
