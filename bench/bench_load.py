@@ -62,7 +62,9 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from bench_databases import database as shared_database
+# The tests' throwaway databases serve the benchmark's cases too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.fixtures.databases import throwaway_database
 
 BENCH_ROOT = Path("/tmp/stocks-elt-bench")
 TODAY = date(2024, 12, 31)
@@ -192,7 +194,7 @@ def build_lakes(count: int) -> Lakes:
 @contextmanager
 def database(admin_url: str, *, migrated: bool = True) -> Iterator[str]:
     """A new database for one case (a migrated warehouse unless told otherwise)."""
-    with shared_database(admin_url, "stocks_elt_bench", migrated=migrated) as url:
+    with throwaway_database(admin_url, "stocks_elt_bench", migrated=migrated) as url:
         yield url
 
 

@@ -70,9 +70,8 @@ from stocks_elt.orchestration.local import LocalAirflow
 # The REST client and the S3 server the e2e tests use drive this benchmark too.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.fixtures.airflow_api import AirflowApi
+from tests.fixtures.databases import throwaway_database
 from tests.fixtures.s3 import free_port
-
-from bench_databases import database as shared_database
 
 #: What bench_airflow_scale.py takes from here, besides the helpers below.
 __all__ = ["AirflowApi", "free_port"]
@@ -149,7 +148,7 @@ def admin_url() -> str:
 def database(prefix: str, *, migrated: bool = False) -> Iterator[str]:
     """A new database on the Postgres server (migrated as a warehouse if asked);
     dropped afterwards."""
-    with shared_database(admin_url(), prefix, migrated=migrated) as url:
+    with throwaway_database(admin_url(), prefix, migrated=migrated) as url:
         yield url
 
 

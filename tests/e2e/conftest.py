@@ -7,10 +7,10 @@ emulator, a moto S3 server and a migrated warehouse database.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -19,6 +19,7 @@ from psycopg import sql
 from stocks_elt.config import Settings
 from stocks_elt.orchestration.local import LocalAirflow
 from stocks_elt.warehouse.connection import connection_parameters
+from tests.fixtures.databases import throwaway_database
 from tests.fixtures.lineage import file_transport
 from tests.fixtures.s3 import free_port
 
@@ -30,30 +31,22 @@ AIRFLOW_PASSWORD = "e2e-airflow-pass-7351"
 @pytest.fixture
 def airflow_metadata_url(postgres_admin_url: str) -> Iterator[str]:
     """A SQLAlchemy URL of a new Postgres database for Airflow; dropped afterwards."""
-    name = f"airflow_e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    params = connection_parameters(postgres_admin_url)
-    password = f":{params['password']}" if params["password"] else ""
-    host = str(params["host"])
-    if host.startswith("/"):  # the embedded Postgres: a socket directory
-        url = (
-            f"postgresql+psycopg2://{params['user']}{password}@/{name}"
-            f"?host={host}&port={params['port']}"
-        )
-    else:
-        url = (
-            f"postgresql+psycopg2://{params['user']}{password}@{host}:"
-            f"{params['port']}/{name}"
-        )
-    try:
-        yield url
-    finally:
-        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(
-                    sql.Identifier(name)
-                )
+    with throwaway_database(
+        postgres_admin_url, "airflow_e2e", migrated=False
+    ) as created:
+        name = urlsplit(created).path.lstrip("/")
+        params = connection_parameters(postgres_admin_url)
+        password = f":{params['password']}" if params["password"] else ""
+        host = str(params["host"])
+        if host.startswith("/"):  # the embedded Postgres: a socket directory
+            yield (
+                f"postgresql+psycopg2://{params['user']}{password}@/{name}"
+                f"?host={host}&port={params['port']}"
+            )
+        else:
+            yield (
+                f"postgresql+psycopg2://{params['user']}{password}@{host}:"
+                f"{params['port']}/{name}"
             )
 
 
